@@ -1,0 +1,159 @@
+// The relay's routes (RELAY.md §2), built from injected parts so that the Node
+// server, the Lambda handler and the tests all run the same app.
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import type { Authenticate } from './auth/authenticate.js';
+import type { Config } from './config.js';
+import { enrich } from './enrich.js';
+import { envelope, invalidPayload, RelayError, toRelayError, type ErrorDoc } from './errors.js';
+import { parseObservables, supportedObservables } from './observe.js';
+import type { SpyCloudClient } from './spycloud/client.js';
+import type { RequestScope } from './spycloud/types.js';
+
+const MAX_BODY_BYTES = 1 << 20;
+
+export interface AppDeps {
+  config: Config;
+  version: string;
+  authenticate: Authenticate;
+  spycloud: SpyCloudClient;
+  logger: Logger;
+  newId: () => string;
+  now: () => number;
+  /** The relay's own URL root as this request reached it: the token audience XDR signed. */
+  urlRoot: (c: Context) => string;
+}
+
+/** What the request log line says about a request, filled in as it flows. */
+interface RequestFacts {
+  observables?: number;
+  types?: string[];
+  tenant?: string;
+  scope?: RequestScope;
+  error?: ErrorDoc;
+}
+
+type Env = { Variables: { facts: RequestFacts } };
+
+const ROUTES: Readonly<Record<string, string>> = {
+  '/health': 'POST',
+  '/observe/observables': 'POST',
+  '/version': 'POST',
+  '/watchdog': 'GET',
+};
+
+/** `<scheme>://<host>[:port]` the client called, from X-Forwarded-* only when the proxy is trusted. */
+export function requestUrlRoot(config: Config) {
+  return (c: Context): string => {
+    if (config.relayPublicUrl !== undefined) return config.relayPublicUrl;
+    const url = new URL(c.req.url);
+    if (!config.trustProxy) return url.origin;
+    const first = (name: string) => c.req.header(name)?.split(',')[0]?.trim() || undefined;
+    const proto = first('x-forwarded-proto') ?? url.protocol.slice(0, -1);
+    const host = first('x-forwarded-host') ?? url.host;
+    return `${proto}://${host}`;
+  };
+}
+
+export function createApp(deps: AppDeps) {
+  const { config, logger } = deps;
+  const app = new Hono<Env>({ strict: false });
+
+  const scopeFor = (c: Context<Env>): RequestScope => {
+    const scope = { deadline: deps.now() + config.requestBudgetMs, budgetMs: config.requestBudgetMs, upstreamCalls: 0 };
+    c.get('facts').scope = scope;
+    return scope;
+  };
+
+  const fail = (c: Context<Env>, error: RelayError) => {
+    c.get('facts').error = error.toDoc();
+    return c.json(envelope(undefined, [error.toDoc()]), error.status as 200);
+  };
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const facts: RequestFacts = {};
+    c.set('facts', facts);
+    await next();
+    const line = {
+      method: c.req.method,
+      path: c.req.path.slice(0, 200),
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      observables: facts.observables,
+      types: facts.types,
+      upstream_calls: facts.scope?.upstreamCalls,
+      tenant: facts.tenant,
+      error: facts.error,
+    };
+    if (facts.error?.type === 'fatal') logger.warn(line, 'request failed');
+    else logger.info(line, 'request');
+  });
+
+  app.onError((error, c) => {
+    // Only bugs reach here: log the stack for operators, never show it to clients.
+    logger.error({ err: error }, 'unexpected failure');
+    return fail(c, toRelayError(error));
+  });
+
+  app.post('/version', (c) => c.json({ version: deps.version }));
+
+  app.get('/watchdog', (c) => {
+    const value = c.req.header('health-check');
+    if (value === undefined) {
+      return fail(c, new RelayError('health check failed', 'Invalid Health Check'));
+    }
+    return c.json({ data: value });
+  });
+
+  app.post('/health', async (c) => {
+    try {
+      const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+      c.get('facts').tenant = tenant.tenant;
+      await deps.spycloud.checkHealth({ apiKey: tenant.apiKey, tenant: tenant.tenant, scope: scopeFor(c) });
+      return c.json({ data: { status: 'ok' } });
+    } catch (error) {
+      if (error instanceof RelayError) return fail(c, error);
+      throw error;
+    }
+  });
+
+  app.post(
+    '/observe/observables',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => fail(c, invalidPayload('The body is larger than 1 MiB.', 413)),
+    }),
+    async (c) => {
+      const facts = c.get('facts');
+      try {
+        const observables = supportedObservables(parseObservables(await c.req.text()));
+        facts.observables = observables.length;
+        facts.types = [...new Set(observables.map((o) => o.type))];
+        if (observables.length === 0) return c.json({ data: {} });
+        const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+        facts.tenant = tenant.tenant;
+        const result = await enrich(observables, tenant, scopeFor(c), deps);
+        if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
+        facts.error = result.errors.at(-1);
+        return c.json(envelope(result.data, result.errors));
+      } catch (error) {
+        if (error instanceof RelayError) return fail(c, error);
+        throw error;
+      }
+    },
+  );
+
+  for (const [path, method] of Object.entries(ROUTES)) {
+    app.all(path, (c) => {
+      c.header('Allow', method);
+      return c.json({ code: 405, message: 'Method Not Allowed' }, 405);
+    });
+  }
+  app.notFound((c) => c.json({ code: 404, message: 'Not Found' }, 404));
+
+  return app;
+}
+
+export type RelayApp = ReturnType<typeof createApp>;

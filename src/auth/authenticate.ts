@@ -1,0 +1,73 @@
+// Authorization header → TenantContext, in RELAY.md §3's precedence order.
+// XDR-hosted mode (RS256 + JWKS) by default; self-hosted (HS256) when SECRET_KEY is set.
+import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import type { Config } from '../config.js';
+import { authError } from '../errors.js';
+import { bearerToken } from './bearer.js';
+import type { JwksCache } from './jwks.js';
+import { tenantFromClaims, type TenantContext } from './tenant.js';
+
+/** `urlRoot` is asked for only when the audience is checked. */
+export type Authenticate = (authorization: string | undefined, urlRoot: () => string) => Promise<TenantContext>;
+
+const MSG = {
+  structure: 'Wrong JWT structure',
+  jwksHostMissing: 'jwks_host is missing in JWT payload. Make sure custom_jwks_host field is present in module_type',
+  jwksHostWrong: 'Wrong jwks_host in JWT payload. Make sure domain follows the visibility.<region>.cisco.com structure',
+  kid: 'kid from JWT header not found in API response',
+  signature: 'Failed to decode JWT with provided key',
+  signatureRegionHint: ' Make sure domain in custom_jwks_host corresponds to your SecureX instance region.',
+  audience: 'Wrong configuration-token-audience',
+} as const;
+
+function decode(token: string): { header: ProtectedHeaderParameters; claims: JWTPayload } {
+  try {
+    return { header: decodeProtectedHeader(token), claims: decodeJwt(token) };
+  } catch {
+    throw authError(MSG.structure);
+  }
+}
+
+async function verifySignature(token: string, key: Parameters<typeof compactVerify>[1], alg: string, message: string) {
+  try {
+    await compactVerify(token, key, { algorithms: [alg] });
+  } catch {
+    throw authError(message);
+  }
+}
+
+export function xdrAuthenticator(config: Config, jwks: JwksCache, now: () => number): Authenticate {
+  const allowed = new Set(config.jwksAllowedHosts);
+  return async (authorization, urlRoot) => {
+    const token = bearerToken(authorization);
+    const { header, claims } = decode(token);
+    const host = claims.jwks_host;
+    if (typeof host !== 'string' || host === '') throw authError(MSG.jwksHostMissing);
+    if (!allowed.has(host.toLowerCase())) throw authError(MSG.jwksHostWrong);
+    let key;
+    try {
+      key = await jwks.key(host.toLowerCase(), header.kid);
+    } catch {
+      throw authError(MSG.jwksHostWrong);
+    }
+    if (key === undefined) throw authError(MSG.kid);
+    await verifySignature(token, key, 'RS256', MSG.signature + '.' + MSG.signatureRegionHint);
+    const audience = claims.aud;
+    const root = urlRoot();
+    const audiences = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : [];
+    if (!audiences.some((aud) => typeof aud === 'string' && aud.replace(/\/+$/, '') === root)) {
+      throw authError(MSG.audience);
+    }
+    return tenantFromClaims(claims, config.entitiesLimit, now());
+  };
+}
+
+export function selfHostedAuthenticator(config: Config, secretKey: string, now: () => number): Authenticate {
+  const secret = new TextEncoder().encode(secretKey);
+  return async (authorization) => {
+    const token = bearerToken(authorization);
+    const { claims } = decode(token);
+    await verifySignature(token, secret, 'HS256', MSG.signature);
+    return tenantFromClaims(claims, config.entitiesLimit, now());
+  };
+}

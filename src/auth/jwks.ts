@@ -1,0 +1,85 @@
+// XDR's signing keys, per jwks_host (RELAY.md §3 step 4): cached for 10 minutes,
+// refetched on an unknown kid at most once a minute, one fetch in flight per host.
+import { importJWK, type JWK } from 'jose';
+import { request, type Dispatcher } from 'undici';
+
+const TTL_MS = 10 * 60_000;
+const UNKNOWN_KID_REFETCH_MS = 60_000;
+const MAX_JWKS_BYTES = 1 << 20;
+
+type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
+
+interface KeySet {
+  keys: ReadonlyMap<string, VerifyKey>;
+  fetchedAt: number;
+}
+
+export interface JwksOptions {
+  urlTemplate: string;
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  now: () => number;
+}
+
+export class JwksCache {
+  private readonly sets = new Map<string, KeySet>();
+  private readonly inFlight = new Map<string, Promise<KeySet>>();
+
+  constructor(private readonly options: JwksOptions) {}
+
+  /**
+   * The RS256 key with this kid, or undefined when the host does not publish it.
+   * Throws when the host's key set cannot be fetched or parsed.
+   */
+  async key(host: string, kid: string | undefined): Promise<VerifyKey | undefined> {
+    const now = this.options.now();
+    let set = this.sets.get(host);
+    if (set === undefined || now - set.fetchedAt >= TTL_MS) set = await this.refresh(host, set);
+    if (kid !== undefined && !set.keys.has(kid) && now - set.fetchedAt >= UNKNOWN_KID_REFETCH_MS) {
+      set = await this.refresh(host, set);
+    }
+    return kid === undefined ? undefined : set.keys.get(kid);
+  }
+
+  private refresh(host: string, stale: KeySet | undefined): Promise<KeySet> {
+    let pending = this.inFlight.get(host);
+    if (pending === undefined) {
+      pending = this.fetchKeySet(host)
+        .then((fresh) => {
+          this.sets.set(host, fresh);
+          return fresh;
+        })
+        .catch((error: unknown) => {
+          // A key set we already trust beats failing every analyst while the host hiccups.
+          if (stale !== undefined) return stale;
+          throw error;
+        })
+        .finally(() => this.inFlight.delete(host));
+      this.inFlight.set(host, pending);
+    }
+    return pending;
+  }
+
+  private async fetchKeySet(host: string): Promise<KeySet> {
+    const url = this.options.urlTemplate.replace('{host}', host);
+    const response = await request(url, {
+      dispatcher: this.options.dispatcher,
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+      headers: { accept: 'application/json' },
+    });
+    const body = await response.body.text();
+    if (response.statusCode !== 200 || body.length > MAX_JWKS_BYTES) throw new Error(`JWKS HTTP ${response.statusCode}`);
+    const parsed = JSON.parse(body) as { keys?: unknown };
+    if (!Array.isArray(parsed.keys)) throw new Error('JWKS without keys');
+    const keys = new Map<string, VerifyKey>();
+    for (const jwk of parsed.keys as JWK[]) {
+      if (typeof jwk?.kid !== 'string' || jwk.kty !== 'RSA') continue;
+      try {
+        keys.set(jwk.kid, await importJWK({ ...jwk, alg: 'RS256' }, 'RS256'));
+      } catch {
+        // One unusable key must not hide the others.
+      }
+    }
+    return { keys, fetchedAt: this.options.now() };
+  }
+}

@@ -1,0 +1,40 @@
+// Verified claims → the tenant a request acts for (RELAY.md §3, steps 8–10 and
+// the entities limit). Shared by both authentication modes.
+import { createHash } from 'node:crypto';
+import { authError } from '../errors.js';
+
+export interface TenantContext {
+  /** The SpyCloud API key, trimmed; never logged. */
+  apiKey: string;
+  /** Entities kept per observable for this request. */
+  entitiesLimit: number;
+  /** First 12 hex characters of SHA-256(apiKey): lets operators follow a tenant in logs. */
+  tenant: string;
+}
+
+const EXP_LEEWAY_S = 60;
+// Visible ASCII only: anything else cannot travel in an HTTP header value.
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
+export const tenantId = (apiKey: string): string => createHash('sha256').update(apiKey).digest('hex').slice(0, 12);
+
+function positiveInteger(value: unknown): number | undefined {
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  return typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : undefined;
+}
+
+export function tenantFromClaims(claims: Record<string, unknown>, defaultLimit: number, nowMs: number): TenantContext {
+  const { key } = claims;
+  if (typeof key !== 'string' || key.trim() === '') throw authError('Wrong JWT payload structure');
+  const apiKey = key.trim();
+  if (!HEADER_SAFE.test(apiKey)) throw authError('Unauthorized');
+  const { exp } = claims;
+  if (exp !== undefined && (typeof exp !== 'number' || exp + EXP_LEEWAY_S < nowMs / 1000)) {
+    throw authError('Token has expired');
+  }
+  return {
+    apiKey,
+    entitiesLimit: positiveInteger(claims.CTR_ENTITIES_LIMIT) ?? defaultLimit,
+    tenant: tenantId(apiKey),
+  };
+}

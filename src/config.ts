@@ -1,0 +1,122 @@
+// Environment → typed Config, read once at start (RELAY.md §7). A bad value
+// stops the process with a message that names the variable.
+
+export const DEFAULT_JWKS_HOSTS = [
+  'visibility.amp.cisco.com',
+  'visibility.eu.amp.cisco.com',
+  'visibility.apjc.amp.cisco.com',
+] as const;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  spycloudApiUrl: string;
+  jwksUrlTemplate: string;
+  jwksAllowedHosts: readonly string[];
+  /** Expected token audience when set; otherwise derived from each request. */
+  relayPublicUrl: string | undefined;
+  trustProxy: boolean;
+  /** Set ⇒ self-hosted HS256 mode. */
+  secretKey: string | undefined;
+  entitiesLimit: number;
+  spycloudTimeoutMs: number;
+  spycloudRetryBaseMs: number;
+  spycloudMaxPages: number;
+  spycloudMaxConcurrency: number;
+  requestBudgetMs: number;
+  catalogCacheTtlS: number;
+  logLevel: LogLevel;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function httpUrl(env: Env, name: string, fallback: string | undefined): string | undefined {
+  const raw = text(env, name) ?? fallback;
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.replace('{host}', 'host.invalid'));
+  } catch {
+    throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const secretKey = env.SECRET_KEY;
+  if (secretKey !== undefined && secretKey !== '' && secretKey.length < 32) {
+    throw new ConfigError('SECRET_KEY', 'must be at least 32 characters long');
+  }
+  const jwksUrlTemplate = httpUrl(env, 'JWKS_URL_TEMPLATE', 'https://{host}/.well-known/jwks') as string;
+  if (!jwksUrlTemplate.includes('{host}')) throw new ConfigError('JWKS_URL_TEMPLATE', 'must contain {host}');
+  const allowed = text(env, 'JWKS_ALLOWED_HOSTS');
+  const logLevel = (text(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const tlsCertFile = text(env, 'TLS_CERT_FILE');
+  const tlsKeyFile = text(env, 'TLS_KEY_FILE');
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError(tlsCertFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE', 'must be set together with its pair');
+  }
+  return {
+    port: integer(env, 'PORT', 9090, 0, 65535),
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    spycloudApiUrl: httpUrl(env, 'SPYCLOUD_API_URL', 'https://api.spycloud.io/enterprise-v2') as string,
+    jwksUrlTemplate,
+    jwksAllowedHosts: allowed === undefined
+      ? DEFAULT_JWKS_HOSTS
+      : allowed.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''),
+    relayPublicUrl: httpUrl(env, 'RELAY_PUBLIC_URL', undefined),
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    secretKey: secretKey === '' ? undefined : secretKey,
+    entitiesLimit: integer(env, 'CTR_ENTITIES_LIMIT', 100, 1),
+    spycloudTimeoutMs: integer(env, 'SPYCLOUD_TIMEOUT_MS', 10_000, 1),
+    spycloudRetryBaseMs: integer(env, 'SPYCLOUD_RETRY_BASE_MS', 3_000, 0),
+    spycloudMaxPages: integer(env, 'SPYCLOUD_MAX_PAGES', 10, 1),
+    spycloudMaxConcurrency: integer(env, 'SPYCLOUD_MAX_CONCURRENCY', 8, 1),
+    requestBudgetMs: integer(env, 'REQUEST_BUDGET_MS', 25_000, 1),
+    catalogCacheTtlS: integer(env, 'CATALOG_CACHE_TTL_S', 3_600, 0),
+    logLevel: logLevel as LogLevel,
+    tlsCertFile,
+    tlsKeyFile,
+  };
+}

@@ -1,0 +1,44 @@
+// Breach catalog → CTIM Indicator (RELAY.md §6). Pure; the id is stable per catalog.
+import type { Catalog } from '../spycloud/types.js';
+import { SCHEMA_VERSION, catalogUri, isPresent } from './common.js';
+import { ctimTime } from './time.js';
+import { NAMESPACE_X500, uuid5 } from './uuid.js';
+
+export const indicatorId = (catalogId: string): string => `transient:indicator-${uuid5(NAMESPACE_X500, catalogId)}`;
+
+const CONFIDENCE: Readonly<Record<number, string>> = { 1: 'High', 2: 'Medium', 3: 'Low' };
+
+const siteUrl = (site: string): string => (/^https?:\/\//i.test(site) ? site : `https://${site}`);
+
+/** Only the fields the catalog has: a missing field leaves its CTIM field out, never null. */
+const optional = (entries: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(entries).filter(([, value]) => isPresent(value)));
+
+export function toIndicator(catalog: Catalog) {
+  const id = String(catalog.id);
+  const { site, site_description: siteDescription, description, uuid, title } = catalog;
+  const references = [];
+  if (typeof site === 'string' && site !== '' && site !== 'n/a' && isPresent(siteDescription)) {
+    references.push({ source_name: 'Spycloud', description: siteDescription, url: siteUrl(site) });
+  }
+  const uri = catalogUri(catalog);
+  if (uri !== undefined && isPresent(description)) {
+    references.push({ source_name: 'Spycloud', description, url: uri, external_id: uuid });
+  }
+  const publishedAt = ctimTime(catalog.spycloud_publish_date);
+  const assets = catalog.assets;
+  return {
+    type: 'indicator',
+    id: indicatorId(id),
+    schema_version: SCHEMA_VERSION,
+    producer: 'Spycloud',
+    ...optional({ title, short_description: title, description }),
+    ...(publishedAt === undefined ? {} : { valid_time: { start_time: publishedAt } }),
+    confidence: CONFIDENCE[catalog.confidence as number] ?? 'Low',
+    external_ids: [id, uuid].filter(isPresent).map(String),
+    external_references: references,
+    tags: typeof assets === 'object' && assets !== null && !Array.isArray(assets) ? Object.keys(assets) : [],
+  };
+}
+
+export type Indicator = ReturnType<typeof toIndicator>;

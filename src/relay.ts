@@ -1,0 +1,59 @@
+// The composition root: Config → a ready relay app with its clients and caches.
+// Every cache lives on the instance, so two relays in one process share nothing.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { createApp, requestUrlRoot, type AppDeps } from './app.js';
+import { selfHostedAuthenticator, xdrAuthenticator } from './auth/authenticate.js';
+import { JwksCache } from './auth/jwks.js';
+import type { Config } from './config.js';
+import { createLogger } from './log.js';
+import { CatalogStore } from './spycloud/catalog-store.js';
+import { SpyCloudClient } from './spycloud/client.js';
+import { KeyLimiter } from './spycloud/key-limiter.js';
+import { SpyCloudTransport } from './spycloud/transport.js';
+
+export const packageVersion = (): string =>
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface RelayOptions {
+  logger?: Logger;
+  /** Outbound HTTP for SpyCloud and JWKS; by default a keep-alive pool that honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY. */
+  dispatcher?: Dispatcher;
+  now?: () => number;
+  random?: () => number;
+  newId?: () => string;
+  urlRoot?: AppDeps['urlRoot'];
+}
+
+export function createRelay(config: Config, options: RelayOptions = {}) {
+  const now = options.now ?? Date.now;
+  const version = packageVersion();
+  const dispatcher = options.dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 30_000 });
+  const transport = new SpyCloudTransport({
+    baseUrl: config.spycloudApiUrl,
+    timeoutMs: config.spycloudTimeoutMs,
+    retryBaseMs: config.spycloudRetryBaseMs,
+    userAgent: `spycloud-xdr-relay/${version}`,
+    dispatcher,
+    limiter: new KeyLimiter(config.spycloudMaxConcurrency),
+    now,
+    random: options.random ?? Math.random,
+  });
+  const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now), config.spycloudMaxPages);
+  const authenticate = config.secretKey === undefined
+    ? xdrAuthenticator(config, new JwksCache({ urlTemplate: config.jwksUrlTemplate, dispatcher, timeoutMs: config.spycloudTimeoutMs, now }), now)
+    : selfHostedAuthenticator(config, config.secretKey, now);
+  const app = createApp({
+    config,
+    version,
+    authenticate,
+    spycloud,
+    logger: options.logger ?? createLogger(config.logLevel),
+    newId: options.newId ?? randomUUID,
+    now,
+    urlRoot: options.urlRoot ?? requestUrlRoot(config),
+  });
+  return { app, dispatcher };
+}

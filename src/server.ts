@@ -1,0 +1,81 @@
+// Node adapter: listen (HTTP, or HTTPS with TLS_CERT_FILE/TLS_KEY_FILE), and on
+// SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
+import { serve, type ServerType } from '@hono/node-server';
+import { readFileSync, realpathSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { createRelay, type RelayOptions } from './relay.js';
+
+export interface RunningServer {
+  server: ServerType;
+  /** e.g. http://127.0.0.1:9090 */
+  url: string;
+  /** Stops accepting, waits for in-flight requests, closes upstream connections. */
+  close: () => Promise<void>;
+}
+
+export async function startServer(config: Config, options: RelayOptions = {}): Promise<RunningServer> {
+  const { app, dispatcher } = createRelay(config, options);
+  const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+    ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+    : undefined;
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({
+      fetch: app.fetch,
+      port: config.port,
+      hostname: config.host,
+      ...(tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: tls }),
+    }, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Slow clients must not hold sockets for ever; XDR itself gives up long before.
+  const http = server as import('node:http').Server;
+  http.headersTimeout = 10_000;
+  http.requestTimeout = config.requestBudgetMs + 5_000;
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const close = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      http.closeIdleConnections();
+    });
+    await dispatcher.close();
+  };
+  return { server, url: `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const running = await startServer(config, { logger });
+  logger.info({ url: running.url, mode: config.secretKey === undefined ? 'xdr-hosted' : 'self-hosted' }, 'relay listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining in-flight requests');
+    // A request cannot outlive its budget, so neither does the drain.
+    setTimeout(() => process.exit(1), config.requestBudgetMs + 5_000).unref();
+    void running.close().then(() => {
+      logger.info('relay stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) void main();

@@ -1,0 +1,92 @@
+// The SpyCloud Employee ATO Prevention calls the relay makes (RELAY.md §4.1):
+// breach records of an email (all pages), catalogs (batched, cached), health.
+// Knows nothing of CTIM.
+import { RelayError } from '../errors.js';
+import type { CatalogStore } from './catalog-store.js';
+import type { SpyCloudTransport } from './transport.js';
+import type { BreachRecord, CatalogLookup, Page, RequestScope } from './types.js';
+import { endsTheRequest, unexpectedBody, type UpstreamAnswer } from './upstream-errors.js';
+
+/** SpyCloud answers at most this many catalog ids in one comma-delimited call. */
+const CATALOG_IDS_PER_CALL = 10;
+
+export interface Caller {
+  apiKey: string;
+  tenant: string;
+  scope: RequestScope;
+}
+
+/** Every path value is ONE segment: an email may legally hold `/`, `?`, `#` or `%`. */
+const segment = (value: string): string => encodeURIComponent(value);
+
+function page(answer: UpstreamAnswer): Page {
+  if (answer.status === 400) return { cursor: '', results: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer.text);
+  } catch {
+    throw unexpectedBody(answer.status);
+  }
+  const body = parsed as { cursor?: unknown; results?: unknown } | null;
+  if (typeof body !== 'object' || body === null || !Array.isArray(body.results)) throw unexpectedBody(answer.status);
+  const results = body.results.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
+  return { cursor: typeof body.cursor === 'string' ? body.cursor : '', results };
+}
+
+export class SpyCloudClient {
+  constructor(
+    private readonly transport: SpyCloudTransport,
+    private readonly catalogStore: CatalogStore,
+    private readonly maxPages: number,
+  ) {}
+
+  /** `/health`: 2xx or 400 means SpyCloud accepts this key. */
+  async checkHealth(caller: Caller): Promise<void> {
+    await this.transport.get(`/watchlist/${segment('example.org')}`, caller.apiKey, caller.scope);
+  }
+
+  /** Every breach record of `email`, following cursors up to the page limit, in SpyCloud's order. */
+  async breachRecords(email: string, caller: Caller): Promise<BreachRecord[]> {
+    const records: BreachRecord[] = [];
+    let cursor = '';
+    for (let pages = 0; pages < this.maxPages; pages++) {
+      const query = cursor === '' ? '' : `?cursor=${encodeURIComponent(cursor)}`;
+      const answer = page(await this.transport.get(`/breach/data/emails/${segment(email)}${query}`, caller.apiKey, caller.scope));
+      records.push(...answer.results);
+      cursor = answer.cursor;
+      if (cursor === '') break;
+    }
+    return records;
+  }
+
+  /** The catalogs of `ids`; a failure that does not end the request becomes a `failed` lookup. */
+  catalogs(ids: readonly string[], caller: Caller): Promise<Map<string, CatalogLookup>> {
+    return this.catalogStore.resolve(ids, caller.tenant, async (uncached) => {
+      const found = new Map<string, CatalogLookup>();
+      const chunks: string[][] = [];
+      for (let i = 0; i < uncached.length; i += CATALOG_IDS_PER_CALL) chunks.push(uncached.slice(i, i + CATALOG_IDS_PER_CALL));
+      await Promise.all(chunks.map((chunk) => this.fetchChunk(chunk, caller, found)));
+      return found;
+    });
+  }
+
+  private async fetchChunk(ids: string[], caller: Caller, found: Map<string, CatalogLookup>): Promise<void> {
+    try {
+      const answer = page(await this.transport.get(`/breach/catalog/${ids.map(segment).join(',')}`, caller.apiKey, caller.scope));
+      for (const catalog of answer.results) {
+        const id = String(catalog.id);
+        if (ids.includes(id)) found.set(id, { status: 'found', catalog });
+      }
+    } catch (error) {
+      if (!(error instanceof RelayError) || endsTheRequest(error)) throw error;
+      // 404 on several ids cannot tell which one is unknown: ask for each alone.
+      if (error.code === 'not found' && ids.length > 1) {
+        await Promise.all(ids.map((id) => this.fetchChunk([id], caller, found)));
+        return;
+      }
+      for (const id of ids) {
+        found.set(id, error.code === 'not found' ? { status: 'missing' } : { status: 'failed', reason: error.message });
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// SpyCloud or transport failure → RelayError (RELAY.md §4.4). Messages never carry
+// a stack trace or more than 200 characters of an upstream body.
+import { STATUS_CODES } from 'node:http';
+import { RelayError } from '../errors.js';
+
+const MAX_UPSTREAM_TEXT = 200;
+
+export const THROTTLED = 'Too many requests have been made to Spycloud. Please, try again later.';
+export const QUOTA_EXHAUSTED = 'The monthly SpyCloud API quota of this key is exhausted. Contact SpyCloud to raise it.';
+
+export interface UpstreamAnswer {
+  status: number;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  text: string;
+}
+
+const header = (answer: UpstreamAnswer, name: string): string => {
+  const value = answer.headers[name];
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
+};
+
+const reason = (status: number): string => STATUS_CODES[status] ?? 'Unknown status';
+
+function bodyMessage(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (typeof parsed?.message === 'string' && parsed.message.trim() !== '') {
+      return parsed.message.trim().slice(0, MAX_UPSTREAM_TEXT);
+    }
+  } catch {
+    // Not JSON: fall back to the HTTP reason.
+  }
+  return undefined;
+}
+
+export type ThrottleKind = 'quota' | 'throttled';
+
+/** A 429 is the monthly quota only when AWS says LimitExceededException. */
+export const throttleKind = (answer: UpstreamAnswer): ThrottleKind =>
+  header(answer, 'x-amzn-errortype').includes('LimitExceededException') ? 'quota' : 'throttled';
+
+export const isRetryableStatus = (answer: UpstreamAnswer): boolean =>
+  [502, 503, 504].includes(answer.status) || (answer.status === 429 && throttleKind(answer) === 'throttled');
+
+/** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
+export function retryAfterMs(answer: UpstreamAnswer, nowMs: number): number | undefined {
+  const value = header(answer, 'retry-after').trim();
+  if (value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+export function statusError(answer: UpstreamAnswer): RelayError {
+  const { status } = answer;
+  switch (status) {
+    case 401:
+    case 403:
+      if (header(answer, 'spycloud-error').includes('Invalid IP')) {
+        return new RelayError('authorization error',
+          "Authorization failed: SpyCloud does not accept calls from this relay's IP address. Ask SpyCloud to allow-list it.");
+      }
+      return new RelayError('authorization error', `Authorization failed: ${bodyMessage(answer.text) ?? reason(status)}`);
+    case 404:
+      return new RelayError('not found', 'The Spycloud not found.');
+    case 500:
+      return new RelayError('internal error', 'The Spycloud internal error.');
+    case 429:
+      return new RelayError('too many requests', throttleKind(answer) === 'quota' ? QUOTA_EXHAUSTED : THROTTLED);
+    case 422:
+      return new RelayError('invalid argument',
+        'SpyCloud cannot answer a query this broad. Narrow it, for example to a full email address.');
+    default:
+      return new RelayError('unknown',
+        `Unexpected answer from SpyCloud: HTTP ${status} ${bodyMessage(answer.text) ?? reason(status)}.`);
+  }
+}
+
+export const unexpectedBody = (status: number): RelayError =>
+  new RelayError('unknown', `SpyCloud answered with an unexpected body (HTTP ${status}).`);
+
+export const timedOut = (timeoutMs: number): RelayError =>
+  new RelayError('unknown', `SpyCloud did not answer within ${timeoutMs} ms.`);
+
+export const budgetSpent = (budgetMs: number): RelayError =>
+  new RelayError('unknown', `The relay ran out of its ${budgetMs} ms budget; results are partial.`);
+
+/** Fatal for a catalog call too (§4.3): the key is refused, the quota is gone, or time is up. */
+export const endsTheRequest = (error: RelayError): boolean =>
+  error.code === 'authorization error' || error.message === QUOTA_EXHAUSTED || error.message.startsWith('The relay ran out');
+
+const errorCode = (error: unknown): string | undefined => {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && e.code !== 'UND_ERR_SOCKET') return e.code;
+    if (e.code === 'UND_ERR_SOCKET') return 'ECONNRESET';
+  }
+  return undefined;
+};
+
+const errorText = (error: unknown): string => {
+  const cause = (error as { cause?: { message?: unknown } })?.cause;
+  const text = typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error);
+  return text.slice(0, MAX_UPSTREAM_TEXT);
+};
+
+const CERT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+export const isConnectionReset = (error: unknown): boolean => errorCode(error) === 'ECONNRESET';
+
+export function transportError(error: unknown): RelayError {
+  const code = errorCode(error) ?? '';
+  if (CERT_CODES.test(code)) return new RelayError('unknown', `Unable to verify SSL certificate: ${errorText(error)}`);
+  return new RelayError('unknown', `SpyCloud could not be reached: ${errorText(error).replace(/\.$/, '')}.`);
+}

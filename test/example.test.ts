@@ -1,0 +1,69 @@
+// The worked example of RELAY.md §6, end to end: real JWKS host, real SpyCloud
+// stand-in, real RS256 token, the relay on a real port.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from './support/fixtures.js';
+import { catalogCalls, EXAMPLE_EMAIL } from './support/spycloud.js';
+import { API_KEY, startXdrWorld, type XdrWorld } from './support/xdr.js';
+
+const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Replaces random ids by the example's labels, checking each is a uuid4 and each label is used once. */
+function labelRandomIds(answer: any) {
+  const labels = new Map<string, string>();
+  const label = (id: string, kind: 'sighting' | 'relationship') => {
+    const uuid = id.slice(`transient:${kind}-`.length);
+    expect(id.startsWith(`transient:${kind}-`)).toBe(true);
+    expect(uuid).toMatch(UUID4);
+    expect(labels.has(id)).toBe(false);
+    const n = [...labels.values()].filter((l) => l.includes(kind)).length + 1;
+    labels.set(id, `transient:${kind}-<${kind} uuid #${n}>`);
+  };
+  for (const s of answer.data.sightings.docs) label(s.id, 'sighting');
+  for (const r of answer.data.relationships.docs) label(r.id, 'relationship');
+  const swap = (id: string) => {
+    expect(labels.has(id) || id.startsWith('transient:indicator-')).toBe(true);
+    return labels.get(id) ?? id;
+  };
+  for (const s of answer.data.sightings.docs) s.id = swap(s.id);
+  for (const r of answer.data.relationships.docs) {
+    r.id = swap(r.id);
+    r.source_ref = swap(r.source_ref);
+  }
+  return answer;
+}
+
+describe('worked example (RELAY.md §6)', () => {
+  let world: XdrWorld;
+  beforeAll(async () => {
+    world = await startXdrWorld();
+  });
+  afterAll(() => world.close());
+
+  it('answers exactly the expected observe response', async () => {
+    const { status, body } = await world.relay.post('/observe/observables', fixture('request-observe.json'), await world.auth());
+    expect(status).toBe(200);
+    const indicatorIds = new Set(body.data.indicators.docs.map((i: { id: string }) => i.id));
+    for (const r of body.data.relationships.docs) expect(indicatorIds.has(r.target_ref)).toBe(true);
+    expect(labelRandomIds(body)).toEqual(fixture('expected-observe-response.json'));
+    // One call for all three catalogs, each id once, in order of first use.
+    expect(catalogCalls(world.spycloud).map((s) => s.path)).toEqual(['/breach/catalog/31337,4242,777']);
+  });
+
+  it('asks SpyCloud once for the records and once for all catalogs, with the key and its own User-Agent', async () => {
+    world.spycloud.seen.length = 0;
+    await world.relay.post('/observe/observables', fixture('request-observe.json'), await world.auth());
+    const records = world.spycloud.seen.filter((s) => s.path.startsWith('/breach/data/emails/'));
+    expect(records.map((s) => s.url)).toEqual([`/breach/data/emails/${encodeURIComponent(EXAMPLE_EMAIL)}`]);
+    expect(records[0]?.headers['x-api-key']).toBe(API_KEY);
+    expect(records[0]?.headers.accept).toBe('application/json');
+    expect(records[0]?.headers['user-agent']).toMatch(/^spycloud-xdr-relay\/1\.0\.0/);
+    // Catalogs 31337 and 4242 are cached from the first test; 777 was "missing" and is cached too.
+    expect(catalogCalls(world.spycloud)).toEqual([]);
+  });
+
+  it('answers a health check with status ok', async () => {
+    const { body } = await world.relay.post('/health', undefined, await world.auth());
+    expect(body).toEqual({ data: { status: 'ok' } });
+    expect(world.spycloud.seen.at(-1)?.url).toBe('/watchlist/example.org');
+  });
+});
