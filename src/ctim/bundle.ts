@@ -21,7 +21,7 @@ export interface BundleContext {
   requestTime: string;
 }
 
-const docs = <T>(items: T[]) => (items.length === 0 ? {} : { docs: items, count: items.length });
+const docs = <T>(items: T[]) => ({ count: items.length, docs: items });
 
 export const catalogIdOf = (record: BreachRecord): string | undefined =>
   record.source_id === undefined || record.source_id === null || record.source_id === '' ? undefined : String(record.source_id);

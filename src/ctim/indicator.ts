@@ -6,7 +6,8 @@ import { NAMESPACE_X500, uuid5 } from './uuid.js';
 
 export const indicatorId = (catalogId: string): string => `transient:indicator-${uuid5(NAMESPACE_X500, catalogId)}`;
 
-const CONFIDENCE: Readonly<Record<number, string>> = { 1: 'High', 2: 'Medium', 3: 'Low' };
+// A Map, not an object: 'toString' or '1' must not find a confidence.
+const CONFIDENCE: ReadonlyMap<unknown, string> = new Map([[1, 'High'], [2, 'Medium'], [3, 'Low']]);
 
 const siteUrl = (site: string): string => (/^https?:\/\//i.test(site) ? site : `https://${site}`);
 
@@ -34,7 +35,7 @@ export function toIndicator(catalog: Catalog) {
     producer: 'Spycloud',
     ...optional({ title, short_description: title, description }),
     ...(publishedAt === undefined ? {} : { valid_time: { start_time: publishedAt } }),
-    confidence: CONFIDENCE[catalog.confidence as number] ?? 'Low',
+    confidence: CONFIDENCE.get(catalog.confidence) ?? 'Low',
     external_ids: [id, uuid].filter(isPresent).map(String),
     external_references: references,
     tags: typeof assets === 'object' && assets !== null && !Array.isArray(assets) ? Object.keys(assets) : [],

@@ -67,7 +67,7 @@ export function toSighting({ record, catalog, observable, observedAt, id }: Sigh
     observed_time: observedTime,
     targets: [{ type: observable.type, observables, observed_time: observedTime }],
     severity: severity(record, catalog),
-    description: typeof catalog?.title === 'string' ? `Present in ${catalog.title}` : 'Present in breach',
+    description: isPresent(catalog?.title) ? `Present in ${String(catalog?.title)}` : 'Present in breach',
     ...(uri === undefined ? {} : { source_uri: uri }),
     external_ids: externalIds,
     relations: typeof site === 'string' && site !== '' && site !== 'n/a'

@@ -2,22 +2,33 @@
 const SPYCLOUD_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
 
+/** Minutes east of UTC, or undefined for an offset no clock has (hours over 23, minutes over 59). */
+function offsetMinutes(zone: string): number | undefined {
+  if (zone.toUpperCase() === 'Z') return 0;
+  const hours = Number(zone.slice(1, 3));
+  const minutes = Number(zone.slice(-2));
+  if (hours > 23 || minutes > 59) return undefined;
+  return (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
+}
+
 /** `YYYY-MM-DDThh:mm:ss.ffffffZ`, or undefined when `value` is not a time SpyCloud would send. */
 export function ctimTime(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const match = SPYCLOUD_TIME.exec(value.trim());
   if (match === null) return undefined;
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone = 'Z'] = match;
-  const offsetMinutes = zone.toUpperCase() === 'Z'
-    ? 0
-    : (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
-  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth ||
-      Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
-    return undefined;
-  }
-  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute) - offsetMinutes, Number(second)));
-  return `${date.toISOString().slice(0, 19)}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
+  const offset = offsetMinutes(zone);
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  const valid = offset !== undefined && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day) &&
+    Number(hour) <= 23 && Number(minute) <= 59 && Number(second) <= 59;
+  if (!valid) return undefined;
+  date.setUTCHours(Number(hour), Number(minute) - offset, Number(second));
+  const iso = date.toISOString();
+  // Past 9999 or before 0000 toISOString widens the year: not a CTIM time.
+  if (!/^\d{4}-/.test(iso)) return undefined;
+  return `${iso.slice(0, 19)}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
 }
 
 /** CTIM form of a JavaScript time (for "the time of the request"). */
