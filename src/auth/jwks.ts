@@ -24,6 +24,8 @@ export interface JwksOptions {
 export class JwksCache {
   private readonly sets = new Map<string, KeySet>();
   private readonly inFlight = new Map<string, Promise<KeySet>>();
+  /** When each host was last asked, successfully or not: a failed refresh keeps the stale set. */
+  private readonly lastAttempt = new Map<string, number>();
 
   constructor(private readonly options: JwksOptions) {}
 
@@ -34,16 +36,20 @@ export class JwksCache {
   async key(host: string, kid: string | undefined): Promise<VerifyKey | undefined> {
     const now = this.options.now();
     let set = this.sets.get(host);
-    if (set === undefined || now - set.fetchedAt >= TTL_MS) set = await this.refresh(host, set);
-    if (kid !== undefined && !set.keys.has(kid) && now - set.fetchedAt >= UNKNOWN_KID_REFETCH_MS) {
-      set = await this.refresh(host, set);
-    }
+    if (set === undefined || (now - set.fetchedAt >= TTL_MS && this.mayRefetch(host, now))) set = await this.refresh(host, set);
+    if (kid !== undefined && !set.keys.has(kid) && this.mayRefetch(host, now)) set = await this.refresh(host, set);
     return kid === undefined ? undefined : set.keys.get(kid);
+  }
+
+  /** At most once a minute per host, counting failed attempts too; joining a fetch in flight costs nothing. */
+  private mayRefetch(host: string, now: number): boolean {
+    return this.inFlight.has(host) || now - (this.lastAttempt.get(host) ?? Number.NEGATIVE_INFINITY) >= UNKNOWN_KID_REFETCH_MS;
   }
 
   private refresh(host: string, stale: KeySet | undefined): Promise<KeySet> {
     let pending = this.inFlight.get(host);
     if (pending === undefined) {
+      this.lastAttempt.set(host, this.options.now());
       pending = this.fetchKeySet(host)
         .then((fresh) => {
           this.sets.set(host, fresh);
