@@ -1,7 +1,6 @@
 // The relay's routes (RELAY.md §2), built from injected parts so that the Node
 // server, the Lambda handler and the tests all run the same app.
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import type { Config } from './config.js';
@@ -27,6 +26,8 @@ export interface AppDeps {
 
 /** What the request log line says about a request, filled in as it flows. */
 interface RequestFacts {
+  /** deps.now() when the request arrived: its budget runs from here. */
+  arrivedAt: number;
   observables?: number;
   types?: string[];
   tenant?: string;
@@ -56,12 +57,34 @@ export function requestUrlRoot(config: Config) {
   };
 }
 
+const tooLarge = () => invalidPayload('The body is larger than 1 MiB.', 413);
+
+/** The body as text, at most 1 MiB, read once; a client that hangs up mid-body is an input error, not a bug. */
+async function readBody(request: Request): Promise<string> {
+  if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  if (request.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof RelayError) throw error;
+    throw invalidPayload('The body could not be read.');
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function createApp(deps: AppDeps) {
   const { config, logger } = deps;
   const app = new Hono<Env>({ strict: false });
 
   const scopeFor = (c: Context<Env>): RequestScope => {
-    const scope = { deadline: deps.now() + config.requestBudgetMs, budgetMs: config.requestBudgetMs, upstreamCalls: 0 };
+    const facts = c.get('facts');
+    const scope = { deadline: facts.arrivedAt + config.requestBudgetMs, budgetMs: config.requestBudgetMs, upstreamCalls: 0 };
     c.get('facts').scope = scope;
     return scope;
   };
@@ -73,7 +96,7 @@ export function createApp(deps: AppDeps) {
 
   app.use(async (c, next) => {
     const started = performance.now();
-    const facts: RequestFacts = {};
+    const facts: RequestFacts = { arrivedAt: deps.now() };
     c.set('facts', facts);
     await next();
     const line = {
@@ -121,14 +144,10 @@ export function createApp(deps: AppDeps) {
 
   app.post(
     '/observe/observables',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => fail(c, invalidPayload('The body is larger than 1 MiB.', 413)),
-    }),
     async (c) => {
       const facts = c.get('facts');
       try {
-        const observables = supportedObservables(parseObservables(await c.req.text()));
+        const observables = supportedObservables(parseObservables(await readBody(c.req.raw)));
         facts.observables = observables.length;
         facts.types = [...new Set(observables.map((o) => o.type))];
         if (observables.length === 0) return c.json({ data: {} });

@@ -235,6 +235,13 @@ describe.each(ENDPOINTS)('authentication on $path', ({ path, body }) => {
       await expectRejected(trusting, { ...(await trusting.auth()), ...FORWARDED }, MSG.audience);
     });
 
+    it('TRUST_PROXY=true: host case and the default port do not matter, another host does', async () => {
+      const spelled = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'Relay.EXAMPLE.com:443' };
+      await expectAccepted(trusting, { ...(await trusting.auth({ aud: PUBLIC_URL })), ...spelled });
+      const otherPort = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'relay.example.com:8443' };
+      await expectRejected(trusting, { ...(await trusting.auth({ aud: PUBLIC_URL })), ...otherPort }, MSG.audience);
+    });
+
     it('TRUST_PROXY=true without forwarded headers: the address the client called', async () => {
       await expectAccepted(trusting, await trusting.auth());
       await expectRejected(trusting, await trusting.auth({ aud: PUBLIC_URL }), MSG.audience);

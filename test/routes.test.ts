@@ -170,6 +170,24 @@ describe('/observe/observables body (RELAY.md §5)', () => {
     await expectStillServing();
   });
 
+  it('a client that hangs up mid-body is no bug: no error log, no stack, the relay stays up', async () => {
+    const { connect } = await import('node:net');
+    const { port } = new URL(world.relay.url);
+    const before = world.relay.logs.length;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('POST /observe/observables HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n[{"type":');
+        setTimeout(() => socket.destroy(), 100);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    await expectStillServing();
+    const lines = world.relay.logs.slice(before).map((line) => JSON.parse(line));
+    expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+    expect(lines.some((line) => 'stack' in (line.err ?? {}))).toBe(false);
+  });
+
   it('a body just under 1 MiB is read', async () => {
     const padding = 'x'.repeat((1 << 20) - 200);
     const { status, body } = await observe([{ type: 'email', value: EXAMPLE_EMAIL, padding }], await world.auth());

@@ -20,6 +20,16 @@ const MSG = {
   audience: 'Wrong configuration-token-audience',
 } as const;
 
+/** One spelling per URL root: lower-case host, no default port, no trailing slash. */
+function sameUrlForm(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return url;
+  }
+}
+
 function decode(token: string): { header: ProtectedHeaderParameters; claims: JWTPayload } {
   try {
     return { header: decodeProtectedHeader(token), claims: decodeJwt(token) };
@@ -53,9 +63,9 @@ export function xdrAuthenticator(config: Config, jwks: JwksCache, now: () => num
     if (key === undefined) throw authError(MSG.kid);
     await verifySignature(token, key, 'RS256', MSG.signature + '.' + MSG.signatureRegionHint);
     const audience = claims.aud;
-    const root = urlRoot();
+    const root = sameUrlForm(urlRoot());
     const audiences = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : [];
-    if (!audiences.some((aud) => typeof aud === 'string' && aud.replace(/\/+$/, '') === root)) {
+    if (!audiences.some((aud) => typeof aud === 'string' && sameUrlForm(aud) === root)) {
       throw authError(MSG.audience);
     }
     return tenantFromClaims(claims, config.entitiesLimit, now());
