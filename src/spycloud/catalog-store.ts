@@ -1,7 +1,7 @@
 // Breach catalogs are global metadata, so they are cached for every tenant
 // (RELAY.md §4.3): LRU with TTL, a shorter TTL for ids SpyCloud does not know,
 // and one in-flight fetch per (API key, id) so that no tenant ever shares
-// another's failure.
+// another's failure. The key itself, not its short log hash, tells tenants apart.
 import type { Catalog, CatalogLookup } from './types.js';
 
 const MAX_ENTRIES = 10_000;
@@ -26,7 +26,7 @@ export class CatalogStore {
   }
 
   /** Looks up `ids` (de-duplicated here), fetching the uncached ones with ONE call of `fetch`. */
-  async resolve(ids: readonly string[], tenant: string, fetch: FetchCatalogs): Promise<Map<string, CatalogLookup>> {
+  async resolve(ids: readonly string[], apiKey: string, fetch: FetchCatalogs): Promise<Map<string, CatalogLookup>> {
     const wanted = [...new Set(ids)];
     const pending = new Map<string, Promise<CatalogLookup>>();
     const toFetch: string[] = [];
@@ -34,7 +34,7 @@ export class CatalogStore {
       const cached = this.cached(id);
       if (cached !== undefined) pending.set(id, Promise.resolve(cached));
       else {
-        const shared = this.inFlight.get(`${tenant}:${id}`);
+        const shared = this.inFlight.get(`${apiKey}\u0000${id}`);
         if (shared !== undefined) pending.set(id, shared);
         else toFetch.push(id);
       }
@@ -45,7 +45,7 @@ export class CatalogStore {
         return found;
       });
       for (const id of toFetch) {
-        const key = `${tenant}:${id}`;
+        const key = `${apiKey}\u0000${id}`;
         const one = batch.then((found) => found.get(id) ?? ({ status: 'missing' } as const));
         this.inFlight.set(key, one);
         void one.catch(() => undefined).finally(() => this.inFlight.delete(key));

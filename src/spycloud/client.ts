@@ -29,7 +29,7 @@ function page(answer: UpstreamAnswer): Page {
   }
   const body = parsed as { cursor?: unknown; results?: unknown } | null;
   if (typeof body !== 'object' || body === null || !Array.isArray(body.results)) throw unexpectedBody(answer.status);
-  const results = body.results.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
+  const results = body.results.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null && !Array.isArray(r));
   return { cursor: typeof body.cursor === 'string' ? body.cursor : '', results };
 }
 
@@ -61,7 +61,7 @@ export class SpyCloudClient {
 
   /** The catalogs of `ids`; a failure that does not end the request becomes a `failed` lookup. */
   catalogs(ids: readonly string[], caller: Caller): Promise<Map<string, CatalogLookup>> {
-    return this.catalogStore.resolve(ids, caller.tenant, async (uncached) => {
+    return this.catalogStore.resolve(ids, caller.apiKey, async (uncached) => {
       const found = new Map<string, CatalogLookup>();
       const chunks: string[][] = [];
       for (let i = 0; i < uncached.length; i += CATALOG_IDS_PER_CALL) chunks.push(uncached.slice(i, i + CATALOG_IDS_PER_CALL));
@@ -74,8 +74,9 @@ export class SpyCloudClient {
     try {
       const answer = page(await this.transport.get(`/breach/catalog/${ids.map(segment).join(',')}`, caller.apiKey, caller.scope));
       for (const catalog of answer.results) {
-        const id = String(catalog.id);
-        if (ids.includes(id)) found.set(id, { status: 'found', catalog });
+        // Only a string or number is an id: String() of an arbitrary JSON object can throw.
+        const id = typeof catalog.id === 'string' || typeof catalog.id === 'number' ? String(catalog.id) : undefined;
+        if (id !== undefined && ids.includes(id)) found.set(id, { status: 'found', catalog });
       }
     } catch (error) {
       if (!(error instanceof RelayError) || endsTheRequest(error)) throw error;

@@ -2,7 +2,7 @@
 // full-jitter back-off and Retry-After, the request's budget (RELAY.md §4.2).
 import { request, type Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
-import type { KeyLimiter } from './key-limiter.js';
+import { QueueTimeout, type KeyLimiter } from './key-limiter.js';
 import {
   budgetSpent, isConnectionReset, isRetryableStatus, retryAfterMs, statusError, timedOut, transportError,
   unexpectedBody, type UpstreamAnswer,
@@ -53,7 +53,13 @@ export class SpyCloudTransport {
   async get(path: string, apiKey: string, scope: RequestScope): Promise<UpstreamAnswer> {
     const { now, random, retryBaseMs } = this.options;
     for (let retry = 0; ; retry++) {
-      const attempt = await this.options.limiter.run(apiKey, () => this.once(path, apiKey, scope));
+      const attempt = await this.options.limiter
+        .run(apiKey, () => this.once(path, apiKey, scope), scope.deadline - now())
+        .catch((error: unknown): Attempt => {
+          // Queued behind this key's other calls until the budget ran out.
+          if (error instanceof QueueTimeout) return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
+          throw error;
+        });
       if (attempt.kind === 'answer' && (attempt.answer.status < 300 || attempt.answer.status === 400)) {
         return attempt.answer;
       }

@@ -45,9 +45,9 @@ export const isRetryableStatus = (answer: UpstreamAnswer): boolean =>
 /** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
 export function retryAfterMs(answer: UpstreamAnswer, nowMs: number): number | undefined {
   const value = header(answer, 'retry-after').trim();
-  if (value === '') return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
+  // Every HTTP date form starts with the day's name; Date.parse alone would take '1.5' for a day in 2001.
+  const date = /^[a-z]{3}/i.test(value) ? Date.parse(value) : Number.NaN;
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
