@@ -91,6 +91,8 @@ export function createApp(deps: AppDeps) {
 
   const fail = (c: Context<Env>, error: RelayError) => {
     c.get('facts').error = error.toDoc();
+    // The unread rest of a refused body would poison a kept-alive connection.
+    if (error.status === 413) c.header('Connection', 'close');
     return c.json(envelope(undefined, [error.toDoc()]), error.status as 200);
   };
 
@@ -134,7 +136,7 @@ export function createApp(deps: AppDeps) {
     try {
       const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
       c.get('facts').tenant = tenant.tenant;
-      await deps.spycloud.checkHealth({ apiKey: tenant.apiKey, tenant: tenant.tenant, scope: scopeFor(c) });
+      await deps.spycloud.checkHealth({ apiKey: tenant.apiKey, scope: scopeFor(c) });
       return c.json({ data: { status: 'ok' } });
     } catch (error) {
       if (error instanceof RelayError) return fail(c, error);

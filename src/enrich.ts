@@ -41,7 +41,7 @@ export interface Enrichment {
 }
 
 export async function enrich(observables: readonly Observable[], tenant: TenantContext, scope: RequestScope, deps: EnrichDeps): Promise<Enrichment> {
-  const caller: Caller = { apiKey: tenant.apiKey, tenant: tenant.tenant, scope };
+  const caller: Caller = { apiKey: tenant.apiKey, scope };
   const outcomes: Array<Findings | RelayError> = [];
   let firstFatal = Number.POSITIVE_INFINITY;
   let unexpected: unknown;

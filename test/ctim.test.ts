@@ -465,3 +465,30 @@ describe('bundle (RELAY.md §5 answer, §6 Relationship)', () => {
     expect(bundle(input, context())).toStrictEqual({ data: {}, warnings: [] });
   });
 });
+
+describe('ids that are not strings or numbers (hostile SpyCloud answers)', () => {
+  const hostile = { toString: 1 };
+  const observable = { type: 'email', value: 'a@example.org' };
+
+  it('are left out of a sighting, never stringified', () => {
+    const record: BreachRecord = { document_id: hostile, source_id: { a: 1 }, infected_machine_id: 'm-1' };
+    const catalog: Catalog = { id: 7, uuid: hostile, title: 'T' };
+    const sighting = toSighting({ record, catalog, observable, observedAt: '2024-01-01T00:00:00.000000Z', id: 'x' });
+    expect(sighting.external_ids).toEqual(['m-1']);
+    expect('source_uri' in sighting).toBe(false);
+  });
+
+  it('are left out of an indicator', () => {
+    const indicator = toIndicator({ id: 7, uuid: hostile, description: 'd' });
+    expect(indicator.external_ids).toEqual(['7']);
+    expect(indicator.external_references).toEqual([]);
+  });
+
+  it('give no catalog and no warning in a bundle', () => {
+    const findings: Findings[] = [{ observable, records: [{ source_id: hostile }, { source_id: { a: 1 } }], catalogs: new Map() }];
+    const { data, warnings } = bundle(findings, { newId: () => 'id', requestTime: '2024-01-01T00:00:00.000000Z' });
+    expect((data.sightings as { count: number }).count).toBe(2);
+    expect(data.indicators).toBeUndefined();
+    expect(warnings).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@ import type { BreachRecord, CatalogLookup } from '../spycloud/types.js';
 import { toIndicator, type Indicator } from './indicator.js';
 import { toRelationship, type Relationship } from './relationship.js';
 import { toSighting, type Sighting } from './sighting.js';
+import { idText } from './common.js';
 import { ctimTime } from './time.js';
 
 export interface Findings {
@@ -24,7 +25,7 @@ export interface BundleContext {
 const docs = <T>(items: T[]) => ({ count: items.length, docs: items });
 
 export const catalogIdOf = (record: BreachRecord): string | undefined =>
-  record.source_id === undefined || record.source_id === null || record.source_id === '' ? undefined : String(record.source_id);
+  idText(record.source_id);
 
 export function bundle(findings: readonly Findings[], context: BundleContext) {
   const sightings: Sighting[] = [];

@@ -1,6 +1,6 @@
 // Breach catalog → CTIM Indicator (RELAY.md §6). Pure; the id is stable per catalog.
 import type { Catalog } from '../spycloud/types.js';
-import { SCHEMA_VERSION, catalogUri, isPresent } from './common.js';
+import { SCHEMA_VERSION, catalogUri, idText, isDefined, isPresent } from './common.js';
 import { ctimTime } from './time.js';
 import { NAMESPACE_X500, uuid5 } from './uuid.js';
 
@@ -17,7 +17,8 @@ const optional = (entries: Record<string, unknown>) =>
 
 export function toIndicator(catalog: Catalog) {
   const id = String(catalog.id);
-  const { site, site_description: siteDescription, description, uuid, title } = catalog;
+  const { site, site_description: siteDescription, description, title } = catalog;
+  const uuid = idText(catalog.uuid);
   const references = [];
   if (typeof site === 'string' && site !== '' && site !== 'n/a' && isPresent(siteDescription)) {
     references.push({ source_name: 'Spycloud', description: siteDescription, url: siteUrl(site) });
@@ -36,7 +37,7 @@ export function toIndicator(catalog: Catalog) {
     ...optional({ title, short_description: title, description }),
     ...(publishedAt === undefined ? {} : { valid_time: { start_time: publishedAt } }),
     confidence: CONFIDENCE.get(catalog.confidence) ?? 'Low',
-    external_ids: [id, uuid].filter(isPresent).map(String),
+    external_ids: [id, uuid].filter(isDefined),
     external_references: references,
     tags: typeof assets === 'object' && assets !== null && !Array.isArray(assets) ? Object.keys(assets) : [],
   };

@@ -1,7 +1,7 @@
 // Breach record (+ its catalog) → CTIM Sighting (RELAY.md §6). Pure.
 import type { Observable } from '../observe.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
-import { SCHEMA_VERSION, catalogUri, isPresent } from './common.js';
+import { SCHEMA_VERSION, catalogUri, idText, isDefined, isPresent } from './common.js';
 
 /** Fields that are identifiers or shown elsewhere in the sighting, so not repeated in its table. */
 const NOT_IN_TABLE = new Set([
@@ -50,9 +50,7 @@ export function toSighting({ record, catalog, observable, observedAt, id }: Sigh
   const observables = [{ type: observable.type, value: observable.value }];
   const observedTime = { start_time: observedAt, end_time: observedAt };
   const site = catalog?.site;
-  const externalIds = [record.document_id, record.source_id === undefined || record.source_id === null ? undefined : String(record.source_id), record.infected_machine_id]
-    .filter(isPresent)
-    .map(String);
+  const externalIds = [record.document_id, record.source_id, record.infected_machine_id].map(idText).filter(isDefined);
   const uri = catalogUri(catalog);
   return {
     type: 'sighting',

@@ -12,7 +12,6 @@ const CATALOG_IDS_PER_CALL = 10;
 
 export interface Caller {
   apiKey: string;
-  tenant: string;
   scope: RequestScope;
 }
 
