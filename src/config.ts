@@ -31,6 +31,12 @@ export interface Config {
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
+  /** Egress proxy for http:// upstreams (and https:// ones when httpsProxy is unset). */
+  httpProxy: string | undefined;
+  /** Egress proxy for https:// upstreams (SpyCloud, JWKS hosts). */
+  httpsProxy: string | undefined;
+  /** Hosts (`host[:port]`, `.domain`, `*`) reached directly, comma- or space-separated. */
+  noProxy: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -52,7 +58,8 @@ function integer(env: Env, name: string, fallback: number, min: number, max = Nu
   if (raw === undefined) return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+    throw new ConfigError(name, `must be a whole number ${range}, got "${raw}"`);
   }
   return value;
 }
@@ -78,6 +85,20 @@ function httpUrl(env: Env, name: string, fallback: string | undefined): string |
     throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
   }
   return raw.replace(/\/+$/, '');
+}
+
+/**
+ * The lower-case spelling wins, as in curl and undici; errors name the variable
+ * that was read but never echo its value, which may hold proxy credentials.
+ */
+function proxyUrl(env: Env, name: string): string | undefined {
+  const used = text(env, name.toLowerCase()) === undefined ? name : name.toLowerCase();
+  const raw = text(env, used);
+  if (raw === undefined) return undefined;
+  if (!URL.canParse(raw) || !['http:', 'https:'].includes(new URL(raw).protocol)) {
+    throw new ConfigError(used, 'must be an http(s) URL such as http://proxy.example.com:3128');
+  }
+  return raw;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -118,5 +139,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,
+    httpProxy: proxyUrl(env, 'HTTP_PROXY'),
+    httpsProxy: proxyUrl(env, 'HTTPS_PROXY'),
+    noProxy: text(env, 'no_proxy') ?? text(env, 'NO_PROXY'),
   };
 }

@@ -19,7 +19,7 @@ export const packageVersion = (): string =>
 
 export interface RelayOptions {
   logger?: Logger;
-  /** Outbound HTTP for SpyCloud and JWKS; by default a keep-alive pool that honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY. */
+  /** Outbound HTTP for SpyCloud and JWKS; by default egressDispatcher(config). */
   dispatcher?: Dispatcher;
   now?: () => number;
   random?: () => number;
@@ -27,10 +27,26 @@ export interface RelayOptions {
   urlRoot?: AppDeps['urlRoot'];
 }
 
+/**
+ * Keep-alive pool for SpyCloud and JWKS calls, through the egress proxy of the
+ * Config. Empty strings (not undefined) stop undici from reading process.env
+ * itself, so the Config is the only source. http:// upstreams go to the proxy
+ * in absolute form and https:// ones through a CONNECT tunnel, as curl does.
+ */
+export function egressDispatcher(config: Config): Dispatcher {
+  return new EnvHttpProxyAgent({
+    keepAliveTimeout: 30_000,
+    httpProxy: config.httpProxy ?? '',
+    httpsProxy: config.httpsProxy ?? '',
+    noProxy: config.noProxy ?? '',
+    proxyTunnel: false,
+  });
+}
+
 export function createRelay(config: Config, options: RelayOptions = {}) {
   const now = options.now ?? Date.now;
   const version = packageVersion();
-  const dispatcher = options.dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 30_000 });
+  const dispatcher = options.dispatcher ?? egressDispatcher(config);
   const transport = new SpyCloudTransport({
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,

@@ -2,9 +2,11 @@
 // SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
 import { serve, type ServerType } from '@hono/node-server';
 import { readFileSync, realpathSync } from 'node:fs';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { createRelay, type RelayOptions } from './relay.js';
@@ -32,12 +34,23 @@ export async function startServer(config: Config, options: RelayOptions = {}): P
     s.once('error', reject);
   });
   // Slow clients must not hold sockets for ever; XDR itself gives up long before.
-  const http = server as import('node:http').Server;
+  const http = server as HttpServer;
   http.headersTimeout = 10_000;
   http.requestTimeout = config.requestBudgetMs + 5_000;
+  // Once closing, every answer still to be written says `Connection: close`, so
+  // keep-alive sockets end with their last answer instead of idling on.
+  let closing = false;
+  const unanswered = new Set<ServerResponse>();
+  http.prependListener('request', (_req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const close = async () => {
+    closing = true;
+    for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       http.closeIdleConnections();
@@ -58,16 +71,31 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
-  const running = await startServer(config, { logger });
-  logger.info({ url: running.url, mode: config.secretKey === undefined ? 'xdr-hosted' : 'self-hosted' }, 'relay listening');
+  // Synchronous writes, as Node's own stdout to a pipe: no line is lost when the
+  // process exits right after writing it (the last ones of a shutdown).
+  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: true }));
+  let running: RunningServer;
+  try {
+    running = await startServer(config, { logger });
+  } catch (error) {
+    logger.fatal({ error: (error as Error).message }, 'relay could not start');
+    process.exit(1);
+  }
+  logger.info({
+    url: running.url,
+    mode: config.secretKey === undefined ? 'xdr-hosted' : 'self-hosted',
+    egress_proxy: config.httpsProxy !== undefined || config.httpProxy !== undefined,
+  }, 'relay listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining in-flight requests');
     // A request cannot outlive its budget, so neither does the drain.
-    setTimeout(() => process.exit(1), config.requestBudgetMs + 5_000).unref();
+    setTimeout(() => {
+      logger.error('in-flight requests did not finish in time; stopping anyway');
+      process.exit(1);
+    }, config.requestBudgetMs + 5_000).unref();
     void running.close().then(() => {
       logger.info('relay stopped');
       process.exit(0);

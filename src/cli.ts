@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// `spycloud-relay`, the package's command line. `token` mints the module token of
+// self-hosted mode (RELAY.md §3): HS256, signed with the relay's SECRET_KEY.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const MIN_SECRET_LENGTH = 32;
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+export const HELP = `Usage: spycloud-relay <command> [options]
+
+Commands:
+  token    Print a module token for self-hosted mode, to paste into XDR.
+
+spycloud-relay token --key <SpyCloud API key> [--limit N] [--expires 90d] [--secret S]
+
+  --key <key>        Required. The SpyCloud Employee ATO Prevention API key the
+                     relay uses for this XDR module (the token's "key" claim).
+  --limit <N>        Optional. The most breach records (sightings) shown per
+                     email, a whole number of 1 or more. Wins over the relay's
+                     CTR_ENTITIES_LIMIT (the token's CTR_ENTITIES_LIMIT claim).
+  --expires <time>   Optional. How long the token is valid: a number and a unit,
+                     s, m, h or d (3600s, 30m, 12h, 90d). Without it the token
+                     never expires; mint a new one to rotate.
+  --secret <secret>  The relay's SECRET_KEY, at least ${MIN_SECRET_LENGTH} characters. Defaults
+                     to the SECRET_KEY environment variable, which is safer: a
+                     command line shows up in shell history and process lists.
+  -h, --help         Show this help.
+
+The token (HS256) is printed alone on stdout. Errors go to stderr, exit code 2.
+
+Example:
+  export SECRET_KEY='<the relay SECRET_KEY>'
+  npx spycloud-relay token --key '<SpyCloud API key>' --expires 365d
+`;
+
+class UsageError extends Error {}
+
+const usage = (message: string): CliResult => ({
+  code: 2,
+  stdout: '',
+  stderr: `spycloud-relay: ${message}\nRun "spycloud-relay --help" for usage.\n`,
+});
+
+function entitiesLimit(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--limit must be a whole number of 1 or more, got "${raw}"`);
+  return value;
+}
+
+function lifetimeSeconds(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const match = /^(\d+)([smhd])$/.exec(raw.trim());
+  const seconds = match === null ? Number.NaN : Number(match[1]) * (UNIT_SECONDS[match[2] as string] as number);
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new UsageError(`--expires must be a number and a unit, s, m, h or d (e.g. 90d), got "${raw}"`);
+  }
+  return seconds;
+}
+
+async function token(args: string[], env: Env, nowMs: number): Promise<CliResult> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      key: { type: 'string' },
+      limit: { type: 'string' },
+      expires: { type: 'string' },
+      secret: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) return { code: 0, stdout: HELP, stderr: '' };
+  const key = values.key?.trim() ?? '';
+  if (key === '') throw new UsageError('--key is required: the SpyCloud API key this XDR module uses');
+  // The relay refuses keys that cannot travel in an HTTP header (RELAY.md §3 step 9).
+  if (!/^[\x21-\x7e]+$/.test(key)) throw new UsageError('--key must be printable ASCII without spaces');
+  const limit = entitiesLimit(values.limit);
+  const lifetime = lifetimeSeconds(values.expires);
+  const secret = values.secret ?? env.SECRET_KEY ?? '';
+  if (secret === '') throw new UsageError('no secret: set SECRET_KEY to the relay\'s SECRET_KEY, or pass --secret');
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new UsageError(`the secret must be at least ${MIN_SECRET_LENGTH} characters long, as the relay's SECRET_KEY must be`);
+  }
+
+  const issuedAt = Math.floor(nowMs / 1000);
+  const jwt = new SignJWT({ key, ...(limit === undefined ? {} : { CTR_ENTITIES_LIMIT: limit }) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt(issuedAt);
+  if (lifetime !== undefined) jwt.setExpirationTime(issuedAt + lifetime);
+  const signed = await jwt.sign(new TextEncoder().encode(secret));
+  const note = lifetime === undefined ? '' : `Token expires at ${new Date((issuedAt + lifetime) * 1000).toISOString()}.\n`;
+  return { code: 0, stdout: `${signed}\n`, stderr: note };
+}
+
+const COMMANDS: Readonly<Record<string, (args: string[], env: Env, nowMs: number) => Promise<CliResult>>> = { token };
+
+/** The whole command line, in-process: argv without `node` and the script. */
+export async function runCli(argv: readonly string[], env: Env, nowMs = Date.now()): Promise<CliResult> {
+  const [command, ...args] = argv;
+  if (command === undefined) return { code: 2, stdout: '', stderr: HELP };
+  if (command === '--help' || command === '-h' || command === 'help') return { code: 0, stdout: HELP, stderr: '' };
+  const run = COMMANDS[command];
+  if (run === undefined) return usage(`unknown command "${command}"`);
+  try {
+    return await run(args, env, nowMs);
+  } catch (error) {
+    // parseArgs reports unknown flags and missing values as TypeErrors with an ERR_PARSE_ARGS_* code.
+    if (error instanceof UsageError || (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+      return usage(error.message);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const result = await runCli(process.argv.slice(2), process.env);
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  process.exitCode = result.code;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) void main();

@@ -1,0 +1,78 @@
+// AWS Lambda adapter: API Gateway REST API (payload v1), HTTP API and Function
+// URL (payload v2) events → the same app as the Node server. One relay per
+// container, built at module load, so JWKS and catalog caches live across warm
+// invocations and a bad configuration fails the function's init, loudly.
+import type { Context } from 'hono';
+import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import { pino } from 'pino';
+import { loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { createRelay, type RelayOptions } from './relay.js';
+
+export type LambdaHandler = (event: LambdaEvent, context?: LambdaContext) => Promise<APIGatewayProxyResult>;
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/i;
+
+interface EventFacts {
+  version: 1 | 2;
+  domain: string | undefined;
+  stage: string | undefined;
+}
+
+function facts(event: LambdaEvent): EventFacts {
+  const context = event.requestContext as { domainName?: string; stage?: string } | undefined;
+  const headers = (event.headers ?? {}) as Record<string, string | string[] | undefined>;
+  const hostHeader = Object.entries(headers).find(([name]) => name.toLowerCase() === 'host')?.[1];
+  return {
+    version: 'rawPath' in event ? 2 : 1,
+    domain: context?.domainName ?? (Array.isArray(hostHeader) ? hostHeader[0] : hostHeader),
+    stage: context?.stage,
+  };
+}
+
+/** A named stage reached through the execute-api host is part of the URL XDR calls. */
+function stagePrefix({ domain, stage }: EventFacts): string {
+  return domain !== undefined && EXECUTE_API_HOST.test(domain) && stage !== undefined && stage !== '' && stage !== '$default'
+    ? `/${stage}`
+    : '';
+}
+
+/**
+ * The token audience: RELAY_PUBLIC_URL, else `https://<domain>` plus `/<stage>`
+ * for a named stage on the execute-api host (RELAY.md §3 step 7).
+ */
+export function lambdaUrlRoot(config: Config) {
+  return (c: Context): string => {
+    if (config.relayPublicUrl !== undefined) return config.relayPublicUrl;
+    const event = (c.env as { event?: LambdaEvent } | undefined)?.event;
+    if (event === undefined) return new URL(c.req.url).origin;
+    const about = facts(event);
+    return `https://${about.domain ?? new URL(c.req.url).host}${stagePrefix(about)}`;
+  };
+}
+
+/**
+ * The path the relay routes on. REST API (v1) events already leave the stage
+ * out of `path`; HTTP API (v2) events keep a named stage in `rawPath`.
+ */
+function withRoutePath(event: LambdaEvent): LambdaEvent {
+  const about = facts(event);
+  if (about.version !== 2 || about.stage === undefined || about.stage === '$default') return event;
+  const v2 = event as LambdaEvent & { rawPath: string };
+  const prefix = `/${about.stage}`;
+  if (v2.rawPath !== prefix && !v2.rawPath.startsWith(`${prefix}/`)) return event;
+  return { ...v2, rawPath: v2.rawPath.slice(prefix.length) || '/' };
+}
+
+export function createHandler(config: Config, options: RelayOptions = {}): LambdaHandler {
+  const { app } = createRelay(config, {
+    ...options,
+    // Lambda may freeze the process right after an answer: write log lines synchronously.
+    logger: options.logger ?? createLogger(config.logLevel, pino.destination({ dest: 1, sync: true })),
+    urlRoot: options.urlRoot ?? lambdaUrlRoot(config),
+  });
+  const handleEvent = handle(app);
+  return (event, context) => handleEvent(withRoutePath(event), context);
+}
+
+export const handler: LambdaHandler = createHandler(loadConfig());

@@ -1,0 +1,173 @@
+// RELAY.md §7: every variable's default and parsing, and a bad value stops the
+// relay with a message naming the variable (ConfigError).
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_JWKS_HOSTS, loadConfig } from '../src/config.js';
+
+const refusal = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+};
+
+describe('defaults', () => {
+  it('an empty environment gives every documented default', () => {
+    expect(loadConfig({})).toEqual({
+      port: 9090,
+      host: '0.0.0.0',
+      spycloudApiUrl: 'https://api.spycloud.io/enterprise-v2',
+      jwksUrlTemplate: 'https://{host}/.well-known/jwks',
+      jwksAllowedHosts: ['visibility.amp.cisco.com', 'visibility.eu.amp.cisco.com', 'visibility.apjc.amp.cisco.com'],
+      relayPublicUrl: undefined,
+      trustProxy: false,
+      secretKey: undefined,
+      entitiesLimit: 100,
+      spycloudTimeoutMs: 10_000,
+      spycloudRetryBaseMs: 3_000,
+      spycloudMaxPages: 10,
+      spycloudMaxConcurrency: 8,
+      requestBudgetMs: 25_000,
+      catalogCacheTtlS: 3_600,
+      logLevel: 'info',
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
+      httpProxy: undefined,
+      httpsProxy: undefined,
+      noProxy: undefined,
+    });
+    expect(DEFAULT_JWKS_HOSTS).toEqual(loadConfig({}).jwksAllowedHosts);
+  });
+
+  it('empty and blank values count as unset', () => {
+    const blank = Object.fromEntries(
+      ['PORT', 'HOST', 'SPYCLOUD_API_URL', 'JWKS_ALLOWED_HOSTS', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT', 'LOG_LEVEL', 'HTTPS_PROXY', 'NO_PROXY', 'TLS_CERT_FILE', 'TLS_KEY_FILE']
+        .map((name) => [name, name === 'SECRET_KEY' ? '' : '  ']),
+    );
+    expect(loadConfig(blank)).toEqual(loadConfig({}));
+  });
+});
+
+describe('values', () => {
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8443',
+      HOST: '127.0.0.1',
+      SPYCLOUD_API_URL: 'http://127.0.0.1:8088/',
+      JWKS_URL_TEMPLATE: 'http://{host}/keys',
+      JWKS_ALLOWED_HOSTS: ' Visibility.AMP.cisco.com , 127.0.0.1:9000,',
+      RELAY_PUBLIC_URL: 'https://relay.example.com/',
+      TRUST_PROXY: 'TRUE',
+      SECRET_KEY: 's'.repeat(32),
+      CTR_ENTITIES_LIMIT: '25',
+      SPYCLOUD_TIMEOUT_MS: '2000',
+      SPYCLOUD_RETRY_BASE_MS: '0',
+      SPYCLOUD_MAX_PAGES: '3',
+      SPYCLOUD_MAX_CONCURRENCY: '2',
+      REQUEST_BUDGET_MS: '5000',
+      CATALOG_CACHE_TTL_S: '0',
+      LOG_LEVEL: 'WARN',
+      TLS_CERT_FILE: '/tls/cert.pem',
+      TLS_KEY_FILE: '/tls/key.pem',
+      HTTP_PROXY: 'http://proxy.corp.example:3128',
+      HTTPS_PROXY: 'http://user:p%40ss@proxy.corp.example:3129',
+      NO_PROXY: 'localhost,.internal.example',
+    });
+    expect(config).toEqual({
+      port: 8443,
+      host: '127.0.0.1',
+      spycloudApiUrl: 'http://127.0.0.1:8088',
+      jwksUrlTemplate: 'http://{host}/keys',
+      jwksAllowedHosts: ['visibility.amp.cisco.com', '127.0.0.1:9000'],
+      relayPublicUrl: 'https://relay.example.com',
+      trustProxy: true,
+      secretKey: 's'.repeat(32),
+      entitiesLimit: 25,
+      spycloudTimeoutMs: 2_000,
+      spycloudRetryBaseMs: 0,
+      spycloudMaxPages: 3,
+      spycloudMaxConcurrency: 2,
+      requestBudgetMs: 5_000,
+      catalogCacheTtlS: 0,
+      logLevel: 'warn',
+      tlsCertFile: '/tls/cert.pem',
+      tlsKeyFile: '/tls/key.pem',
+      httpProxy: 'http://proxy.corp.example:3128',
+      httpsProxy: 'http://user:p%40ss@proxy.corp.example:3129',
+      noProxy: 'localhost,.internal.example',
+    });
+  });
+
+  it('TRUST_PROXY takes true/false, 1/0 and yes/no', () => {
+    for (const yes of ['true', '1', 'yes', 'Yes']) expect(loadConfig({ TRUST_PROXY: yes }).trustProxy).toBe(true);
+    for (const no of ['false', '0', 'no', 'NO']) expect(loadConfig({ TRUST_PROXY: no }).trustProxy).toBe(false);
+  });
+
+  it('a SECRET_KEY of exactly 32 characters switches to self-hosted mode', () => {
+    expect(loadConfig({ SECRET_KEY: 'k'.repeat(32) }).secretKey).toBe('k'.repeat(32));
+  });
+
+  it('the lower-case proxy variables win over the upper-case ones, as in curl and undici', () => {
+    const config = loadConfig({
+      HTTP_PROXY: 'http://upper:1',
+      http_proxy: 'http://lower:1',
+      HTTPS_PROXY: 'http://upper:2',
+      https_proxy: 'http://lower:2',
+      NO_PROXY: 'upper.example',
+      no_proxy: 'lower.example',
+    });
+    expect([config.httpProxy, config.httpsProxy, config.noProxy]).toEqual(['http://lower:1', 'http://lower:2', 'lower.example']);
+  });
+
+  it('TLS_CERT_FILE and TLS_KEY_FILE come as a pair', () => {
+    expect(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' })).toMatchObject({ tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem' });
+    expect(refusal({ TLS_CERT_FILE: '/c.pem' })).toBe('Invalid configuration: TLS_KEY_FILE must be set together with its pair');
+    expect(refusal({ TLS_KEY_FILE: '/k.pem' })).toBe('Invalid configuration: TLS_CERT_FILE must be set together with its pair');
+  });
+});
+
+describe('a bad value stops the relay with a message naming the variable', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['PORT', 'http', /^Invalid configuration: PORT must be a whole number from 0 to 65535, got "http"$/],
+    ['PORT', '65536', /^Invalid configuration: PORT /],
+    ['PORT', '-1', /^Invalid configuration: PORT /],
+    ['SECRET_KEY', 'too-short-secret', /^Invalid configuration: SECRET_KEY must be at least 32 characters long$/],
+    ['SECRET_KEY', 'x'.repeat(31), /^Invalid configuration: SECRET_KEY /],
+    ['CTR_ENTITIES_LIMIT', '0', /^Invalid configuration: CTR_ENTITIES_LIMIT must be a whole number of 1 or more, got "0"$/],
+    ['CTR_ENTITIES_LIMIT', 'abc', /^Invalid configuration: CTR_ENTITIES_LIMIT .*got "abc"$/],
+    ['CTR_ENTITIES_LIMIT', '-5', /^Invalid configuration: CTR_ENTITIES_LIMIT /],
+    ['CTR_ENTITIES_LIMIT', '2.5', /^Invalid configuration: CTR_ENTITIES_LIMIT /],
+    ['SPYCLOUD_TIMEOUT_MS', '0', /^Invalid configuration: SPYCLOUD_TIMEOUT_MS /],
+    ['SPYCLOUD_RETRY_BASE_MS', 'soon', /^Invalid configuration: SPYCLOUD_RETRY_BASE_MS /],
+    ['SPYCLOUD_MAX_PAGES', '0', /^Invalid configuration: SPYCLOUD_MAX_PAGES /],
+    ['SPYCLOUD_MAX_CONCURRENCY', '0', /^Invalid configuration: SPYCLOUD_MAX_CONCURRENCY /],
+    ['REQUEST_BUDGET_MS', '25s', /^Invalid configuration: REQUEST_BUDGET_MS /],
+    ['CATALOG_CACHE_TTL_S', '1h', /^Invalid configuration: CATALOG_CACHE_TTL_S /],
+    ['TRUST_PROXY', 'maybe', /^Invalid configuration: TRUST_PROXY must be true or false, got "maybe"$/],
+    ['LOG_LEVEL', 'verbose', /^Invalid configuration: LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"$/],
+    ['SPYCLOUD_API_URL', 'api.spycloud.io', /^Invalid configuration: SPYCLOUD_API_URL must be an http\(s\) URL/],
+    ['SPYCLOUD_API_URL', 'ftp://api.spycloud.io', /^Invalid configuration: SPYCLOUD_API_URL /],
+    ['JWKS_URL_TEMPLATE', 'https://visibility.amp.cisco.com/.well-known/jwks', /^Invalid configuration: JWKS_URL_TEMPLATE must contain \{host\}$/],
+    ['RELAY_PUBLIC_URL', 'relay.example.com', /^Invalid configuration: RELAY_PUBLIC_URL /],
+    ['HTTP_PROXY', 'proxy:3128', /^Invalid configuration: HTTP_PROXY must be an http\(s\) URL/],
+    ['HTTPS_PROXY', 'ftp://proxy.example', /^Invalid configuration: HTTPS_PROXY /],
+    ['https_proxy', 'not a url', /^Invalid configuration: https_proxy /],
+  ];
+  for (const [name, value, message] of cases) {
+    it(`${name}=${value.length > 40 ? value.slice(0, 40) + '…' : value}`, () => {
+      expect(refusal({ [name]: value })).toMatch(message);
+    });
+  }
+
+  it('never repeats a proxy value, which may carry credentials', () => {
+    const message = refusal({ HTTPS_PROXY: 'socks9://alice:hunter2@proxy.example' });
+    expect(message).toMatch(/^Invalid configuration: HTTPS_PROXY /);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('never repeats the secret', () => {
+    expect(refusal({ SECRET_KEY: 'short-but-secret' })).not.toContain('short-but-secret');
+  });
+});
