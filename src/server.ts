@@ -90,13 +90,15 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // close() stops listening at once; the log line then tells the truth.
+    const closed = running.close();
     logger.info({ signal }, 'draining in-flight requests');
     // A request cannot outlive its budget, so neither does the drain.
     setTimeout(() => {
       logger.error('in-flight requests did not finish in time; stopping anyway');
       process.exit(1);
     }, config.requestBudgetMs + 5_000).unref();
-    void running.close().then(() => {
+    void closed.then(() => {
       logger.info('relay stopped');
       process.exit(0);
     });

@@ -295,6 +295,22 @@ describe('JWKS cache (RELAY.md §3 step 4)', () => {
     expect(jwksFetches()).toBe(2);
   });
 
+  it('a token accepted before is refused once its kid names another key (verified tokens are remembered per key)', async () => {
+    const signer = await xdrSigner('shared-kid');
+    clock.jwksHost.route('/.well-known/jwks', json(signer.jwks));
+    offsetMs += 10 * 60_000 + 1_000;
+    const token = await tokenOf(signer);
+    expect((await health(token)).body).toEqual({ data: { status: 'ok' } });
+    expect((await health(token)).body).toEqual({ data: { status: 'ok' } });
+
+    // Same kid, another key: the remembered verification must not outlive the key it was made with.
+    const impostor = await xdrSigner('shared-kid');
+    clock.jwksHost.route('/.well-known/jwks', json(impostor.jwks));
+    offsetMs += 10 * 60_000 + 1_000;
+    expect((await health(token)).body.errors[0].message).toBe(`Authorization failed: ${MSG.signature}`);
+    expect((await health(await tokenOf(impostor))).body).toEqual({ data: { status: 'ok' } });
+  });
+
   let current: XdrSigner;
   it('refetches the whole set after its 10 minute lifetime', async () => {
     const before = jwksFetches();

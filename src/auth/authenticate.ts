@@ -46,8 +46,30 @@ async function verifySignature(token: string, key: Parameters<typeof compactVeri
   }
 }
 
+/** Tokens whose RS256 signature a key already verified (LRU): XDR sends the same token on every call. */
+class VerifiedTokens {
+  private readonly seen = new Map<string, object>();
+
+  constructor(private readonly capacity: number) {}
+
+  /** True only for this exact token verified with this very key object: a JWKS refetch makes new keys. */
+  has(token: string, key: object): boolean {
+    const verifiedWith = this.seen.get(token);
+    if (verifiedWith !== key) return false;
+    this.seen.delete(token);
+    this.seen.set(token, key);
+    return true;
+  }
+
+  add(token: string, key: object): void {
+    this.seen.set(token, key);
+    if (this.seen.size > this.capacity) this.seen.delete(this.seen.keys().next().value as string);
+  }
+}
+
 export function xdrAuthenticator(config: Config, jwks: JwksCache, now: () => number): Authenticate {
   const allowed = new Set(config.jwksAllowedHosts);
+  const verified = new VerifiedTokens(1000);
   return async (authorization, urlRoot) => {
     const token = bearerToken(authorization);
     const { header, claims } = decode(token);
@@ -61,7 +83,10 @@ export function xdrAuthenticator(config: Config, jwks: JwksCache, now: () => num
       throw authError(MSG.jwksHostWrong);
     }
     if (key === undefined) throw authError(MSG.kid);
-    await verifySignature(token, key, 'RS256', MSG.signature + '.' + MSG.signatureRegionHint);
+    if (!verified.has(token, key)) {
+      await verifySignature(token, key, 'RS256', MSG.signature + '.' + MSG.signatureRegionHint);
+      verified.add(token, key);
+    }
     const audience = claims.aud;
     const root = sameUrlForm(urlRoot());
     const audiences = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : [];
