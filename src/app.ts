@@ -94,9 +94,8 @@ export function createApp(deps: AppDeps) {
 
   const scopeFor = (c: Context<Env>): RequestScope => {
     const facts = c.get('facts');
-    const scope = { deadline: facts.arrivedAt + config.requestBudgetMs, budgetMs: config.requestBudgetMs, upstreamCalls: 0 };
-    c.get('facts').scope = scope;
-    return scope;
+    facts.scope = { deadline: facts.arrivedAt + config.requestBudgetMs, budgetMs: config.requestBudgetMs, upstreamCalls: 0 };
+    return facts.scope;
   };
 
   const fail = (c: Context<Env>, error: RelayError) => {
@@ -127,7 +126,8 @@ export function createApp(deps: AppDeps) {
   });
 
   app.onError((error, c) => {
-    // Only bugs reach here: log the stack for operators, never show it to clients.
+    if (error instanceof RelayError) return fail(c, error);
+    // Anything else is a bug: log the stack for operators, never show it to clients.
     logger.error({ err: error }, 'unexpected failure');
     return fail(c, toRelayError(error));
   });
@@ -142,39 +142,27 @@ export function createApp(deps: AppDeps) {
     return c.json({ data: value });
   });
 
+  // A RelayError thrown by a handler becomes the contract's envelope in onError.
   app.post('/health', async (c) => {
-    try {
-      const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
-      c.get('facts').tenant = tenant.tenant;
-      await deps.spycloud.checkHealth({ apiKey: tenant.apiKey, scope: scopeFor(c) });
-      return c.json({ data: { status: 'ok' } });
-    } catch (error) {
-      if (error instanceof RelayError) return fail(c, error);
-      throw error;
-    }
+    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+    c.get('facts').tenant = tenant.tenant;
+    await deps.spycloud.checkHealth({ apiKey: tenant.apiKey, scope: scopeFor(c) });
+    return c.json({ data: { status: 'ok' } });
   });
 
-  app.post(
-    '/observe/observables',
-    async (c) => {
-      const facts = c.get('facts');
-      try {
-        const observables = supportedObservables(parseObservables(await readBody(c.req.raw)));
-        facts.observables = observables.length;
-        facts.types = [...new Set(observables.map((o) => o.type))];
-        if (observables.length === 0) return c.json({ data: {} });
-        const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
-        facts.tenant = tenant.tenant;
-        const result = await enrich(observables, tenant, scopeFor(c), deps);
-        if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
-        facts.error = result.errors.at(-1);
-        return c.json(envelope(result.data, result.errors));
-      } catch (error) {
-        if (error instanceof RelayError) return fail(c, error);
-        throw error;
-      }
-    },
-  );
+  app.post('/observe/observables', async (c) => {
+    const facts = c.get('facts');
+    const observables = supportedObservables(parseObservables(await readBody(c.req.raw)));
+    facts.observables = observables.length;
+    facts.types = [...new Set(observables.map((o) => o.type))];
+    if (observables.length === 0) return c.json({ data: {} });
+    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+    facts.tenant = tenant.tenant;
+    const result = await enrich(observables, tenant, scopeFor(c), deps);
+    if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
+    facts.error = result.errors.at(-1);
+    return c.json(envelope(result.data, result.errors));
+  });
 
   for (const [path, method] of Object.entries(ROUTES)) {
     app.all(path, (c) => {
@@ -186,5 +174,3 @@ export function createApp(deps: AppDeps) {
 
   return app;
 }
-
-export type RelayApp = ReturnType<typeof createApp>;
