@@ -94,7 +94,12 @@ export function createApp(deps: AppDeps) {
 
   const scopeFor = (c: Context<Env>): RequestScope => {
     const facts = c.get('facts');
-    facts.scope = { deadline: facts.arrivedAt + config.requestBudgetMs, budgetMs: config.requestBudgetMs, upstreamCalls: 0 };
+    facts.scope = {
+      arrivedAt: facts.arrivedAt,
+      deadline: facts.arrivedAt + config.requestBudgetMs,
+      budgetMs: config.requestBudgetMs,
+      upstreamCalls: 0,
+    };
     return facts.scope;
   };
 

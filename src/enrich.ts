@@ -14,7 +14,6 @@ const LOOKUPS_IN_FLIGHT = 8;
 export interface EnrichDeps {
   spycloud: SpyCloudClient;
   newId: () => string;
-  now: () => number;
 }
 
 /** Newest `spycloud_publish_date` first; equal or missing dates keep SpyCloud's order (missing last). */
@@ -69,6 +68,6 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
     }
     if (outcome !== undefined) findings.push(outcome);
   }
-  const { data, warnings } = bundle(findings, { newId: deps.newId, requestTime: ctimTimeOf(deps.now()) });
+  const { data, warnings } = bundle(findings, { newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt) });
   return { data, errors: fatal === undefined ? warnings : [...warnings, fatal.toDoc()], unexpected };
 }

@@ -10,6 +10,9 @@ export interface Observable {
 export const SUPPORTED_TYPES: ReadonlySet<string> = new Set(['email']);
 export const MAX_OBSERVABLES = 1000;
 
+// In Unicode mode a proper pair is one code point, so only a lone surrogate is in Cs.
+const LONE_SURROGATE = /\p{Cs}/u;
+
 const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== '';
 
 /** Parses and validates the raw body; throws the contract's `invalid argument` error. */
@@ -29,6 +32,10 @@ export function parseObservables(body: string): Observable[] {
     for (const field of ['type', 'value'] as const) {
       if (!isNonEmptyString(candidate[field])) {
         throw invalidPayload(`Item ${index} lacks a non-empty string "${field}".`);
+      }
+      // A lone UTF-16 surrogate (legal in JSON) cannot be sent to SpyCloud or shown by XDR.
+      if (LONE_SURROGATE.test(candidate[field] as string)) {
+        throw invalidPayload(`Item ${index} has a "${field}" that is not valid Unicode.`);
       }
     }
     return { type: candidate.type as string, value: candidate.value as string };

@@ -19,10 +19,18 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
+function readTlsFile(variable: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(variable, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}): ${path}`);
+  }
+}
+
 export async function startServer(config: Config, options: RelayOptions = {}): Promise<RunningServer> {
   const { app, dispatcher } = createRelay(config, options);
   const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
-    ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+    ? { cert: readTlsFile('TLS_CERT_FILE', config.tlsCertFile), key: readTlsFile('TLS_KEY_FILE', config.tlsKeyFile) }
     : undefined;
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({

@@ -106,7 +106,9 @@ describe('toSighting (RELAY.md §6 Sighting)', () => {
     [true, 30, 'Medium'],
     [true, undefined, 'Medium'],
     [true, 'x', 'Medium'],
+    [1, 30, 'Medium'], // "if c.combo_list_flag": any truthy flag
     [false, 30, 'Critical'],
+    [0, 30, 'Critical'],
     [false, 0, 'Low'],
     [undefined, 0, 'Low'],
     [undefined, 1, 'Low'],

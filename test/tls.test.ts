@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
 import { selfSignedCertificate, type SelfSigned } from './support/tls.js';
 import { startXdrWorld, type XdrWorld } from './support/xdr.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { startServer } from '../src/server.js';
 
 let certificate: SelfSigned;
 let world: XdrWorld;
@@ -73,5 +75,17 @@ describe('built-in TLS', () => {
 
   it('answers a health check over HTTPS', async () => {
     expect((await post('/health', undefined, await world.auth())).body).toEqual({ data: { status: 'ok' } });
+  });
+});
+
+describe('TLS files that cannot be read', () => {
+  it.each([
+    ['TLS_CERT_FILE', { TLS_CERT_FILE: '/nonexistent/cert.pem' }],
+    ['TLS_KEY_FILE', { TLS_KEY_FILE: '/nonexistent/key.pem' }],
+  ])('stop the start with a message naming %s', async (variable, missing) => {
+    const env = { PORT: '0', HOST: '127.0.0.1', TLS_CERT_FILE: certificate.certFile, TLS_KEY_FILE: certificate.keyFile, ...missing };
+    const start = startServer(loadConfig(env));
+    await expect(start).rejects.toBeInstanceOf(ConfigError);
+    await expect(start).rejects.toThrow(new RegExp(`^Invalid configuration: ${variable} cannot be read \\(ENOENT\\)`));
   });
 });

@@ -78,6 +78,10 @@ describe.each(ENDPOINTS)('SpyCloud errors on $path', (endpoint) => {
       fatal('unknown', 'Unexpected answer from SpyCloud: HTTP 502 Bad Gateway.'), 3],
     ['503 with a message, after retries', json({ message: 'down for maintenance' }, 503),
       fatal('unknown', 'Unexpected answer from SpyCloud: HTTP 503 down for maintenance.'), 3],
+    ['429 of another AWS type: not retried', json({ message: 'Rate exceeded' }, 429, { 'x-amzn-ErrorType': 'ThrottlingException' }),
+      fatal('too many requests', 'Too many requests have been made to Spycloud. Please, try again later.'), 1],
+    ['418 whose message ends in a period: one period', json({ message: 'Short and stout.' }, 418),
+      fatal('unknown', 'Unexpected answer from SpyCloud: HTTP 418 Short and stout.'), 1],
     ['504, after retries', json('', 504, { 'content-type': 'text/plain' }), fatal('unknown', 'Unexpected answer from SpyCloud: HTTP 504 Gateway Timeout.'), 3],
   ])('%s', async (_case, handler, expected, calls) => {
     world.spycloud.route(endpoint.upstream, handler);
@@ -266,5 +270,40 @@ describe('path encoding and partial data', () => {
 
   it('still serves good requests afterwards', async () => {
     await expectStillServing(world);
+  });
+});
+
+describe('budget and odd values (RELAY.md §4.1, §4.3)', () => {
+  let world: XdrWorld;
+  beforeAll(async () => {
+    world = await startXdrWorld({ REQUEST_BUDGET_MS: '700', SPYCLOUD_TIMEOUT_MS: '5000' });
+  });
+  afterAll(() => world.close());
+
+  it('a catalog call cut short by the budget keeps the sightings and warns per catalog id', async () => {
+    world.spycloud.route('/breach/catalog/*', silent);
+    const body = await call(world, OBSERVE);
+    expect(body.data.sightings.count).toBe(4);
+    expect(body.data.indicators).toBeUndefined();
+    const reason = 'The relay ran out of its 700 ms budget; results are partial.';
+    expect(body.errors).toEqual(['31337', '4242', '777'].map((id) => ({
+      type: 'warning', code: 'unknown', message: `SpyCloud catalog ${id} could not be fetched: ${reason}`,
+    })));
+  });
+
+  it.each([['.', '%2E'], ['..', '%2E%2E']])('an email of %j stays one path segment (%s), never a dot segment', async (email, spelled) => {
+    world.spycloud.route('/breach/data/emails/*', NO_RESULTS);
+    world.spycloud.seen.length = 0;
+    const answer = await world.relay.post('/observe/observables', [{ type: 'email', value: email }], await world.auth());
+    expect(answer.body).toEqual({ data: {} });
+    expect(world.spycloud.seen.map((s) => s.url)).toEqual([`/breach/data/emails/${spelled}`]);
+  });
+
+  it('a value with a lone surrogate is an invalid argument, before SpyCloud is asked', async () => {
+    world.spycloud.seen.length = 0;
+    const answer = await world.relay.post('/observe/observables', '[{"type":"email","value":"\\ud800@example.com"}]', await world.auth());
+    expect(answer.body).toEqual(fatal('invalid argument', 'Invalid JSON payload received. Item 0 has a "value" that is not valid Unicode.'));
+    expect(world.spycloud.seen).toEqual([]);
+    expect(world.relay.logs.join('')).not.toContain('unexpected failure');
   });
 });

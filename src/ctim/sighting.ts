@@ -10,7 +10,7 @@ const NOT_IN_TABLE = new Set([
 ]);
 
 export function severity(record: BreachRecord, catalog: Catalog | undefined): string {
-  if (catalog?.combo_list_flag === true) return 'Medium';
+  if (catalog?.combo_list_flag) return 'Medium';
   const value = record.severity;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 'Unknown';
   if (value < 3) return 'Low';

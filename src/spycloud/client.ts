@@ -16,7 +16,9 @@ export interface Caller {
 }
 
 /** Every path value is ONE segment: an email may legally hold `/`, `?`, `#` or `%`. */
-const segment = (value: string): string => encodeURIComponent(value);
+const segment = (value: string): string =>
+  // encodeURIComponent leaves dots alone; a segment of only dots must still name a value, not climb.
+  /^\.{1,2}$/.test(value) ? value.replaceAll('.', '%2E') : encodeURIComponent(value);
 
 function page(answer: UpstreamAnswer): Page {
   if (answer.status === 400) return { cursor: '', results: [] };

@@ -1,6 +1,6 @@
 // One SpyCloud GET, done right: per-key concurrency cap, timeout, retries with
 // full-jitter back-off and Retry-After, the request's budget (RELAY.md §4.2).
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
 import { QueueTimeout, type KeyLimiter } from './key-limiter.js';
 import {
@@ -44,7 +44,14 @@ async function readText(body: Dispatcher.ResponseData['body']): Promise<string |
 }
 
 export class SpyCloudTransport {
-  constructor(private readonly options: TransportOptions) {}
+  private readonly origin: string;
+  private readonly basePath: string;
+
+  constructor(private readonly options: TransportOptions) {
+    const base = new URL(options.baseUrl);
+    this.origin = base.origin;
+    this.basePath = base.pathname.replace(/\/+$/, '');
+  }
 
   /**
    * GETs `path` (already encoded) and answers with a 2xx or 400 answer;
@@ -81,9 +88,12 @@ export class SpyCloudTransport {
     const signal = AbortSignal.timeout(Math.min(timeoutMs, remaining));
     scope.upstreamCalls += 1;
     try {
-      const response = await request(this.options.baseUrl + path, {
+      // Origin and path go separately: a URL string would be normalised, and a dot
+      // segment (an email of "..") would then climb out of /breach/data/emails/.
+      const response = await this.options.dispatcher.request({
+        origin: this.origin,
+        path: this.basePath + path,
         method: 'GET',
-        dispatcher: this.options.dispatcher,
         signal,
         headers: { 'x-api-key': apiKey, accept: 'application/json', 'user-agent': this.options.userAgent },
       });

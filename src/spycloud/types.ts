@@ -20,6 +20,8 @@ export interface Page {
 
 /** Per relay request: its deadline and what it cost upstream (for the request log). */
 export interface RequestScope {
+  /** When the relay request arrived (ms): "the time of the request" of RELAY.md §6. */
+  readonly arrivedAt: number;
   readonly deadline: number;
   readonly budgetMs: number;
   upstreamCalls: number;

@@ -33,14 +33,16 @@ function bodyMessage(text: string): string | undefined {
   return undefined;
 }
 
-export type ThrottleKind = 'quota' | 'throttled';
+const isQuota = (answer: UpstreamAnswer): boolean => header(answer, 'x-amzn-errortype').includes('LimitExceededException');
 
-/** A 429 is the monthly quota only when AWS says LimitExceededException. */
-export const throttleKind = (answer: UpstreamAnswer): ThrottleKind =>
-  header(answer, 'x-amzn-errortype').includes('LimitExceededException') ? 'quota' : 'throttled';
+/** A 429 is retried only as AWS's throttling (TooManyRequestsException) or when it has no type (§4.2). */
+const isThrottling = (answer: UpstreamAnswer): boolean => {
+  const type = header(answer, 'x-amzn-errortype');
+  return type === '' || type.includes('TooManyRequestsException');
+};
 
 export const isRetryableStatus = (answer: UpstreamAnswer): boolean =>
-  [502, 503, 504].includes(answer.status) || (answer.status === 429 && throttleKind(answer) === 'throttled');
+  [502, 503, 504].includes(answer.status) || (answer.status === 429 && isThrottling(answer));
 
 /** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
 export function retryAfterMs(answer: UpstreamAnswer, nowMs: number): number | undefined {
@@ -66,13 +68,13 @@ export function statusError(answer: UpstreamAnswer): RelayError {
     case 500:
       return new RelayError('internal error', 'The Spycloud internal error.');
     case 429:
-      return new RelayError('too many requests', throttleKind(answer) === 'quota' ? QUOTA_EXHAUSTED : THROTTLED);
+      return new RelayError('too many requests', isQuota(answer) ? QUOTA_EXHAUSTED : THROTTLED);
     case 422:
       return new RelayError('invalid argument',
         'SpyCloud cannot answer a query this broad. Narrow it, for example to a full email address.');
     default:
       return new RelayError('unknown',
-        `Unexpected answer from SpyCloud: HTTP ${status} ${bodyMessage(answer.text) ?? reason(status)}.`);
+        `Unexpected answer from SpyCloud: HTTP ${status} ${(bodyMessage(answer.text) ?? reason(status)).replace(/\.+$/, '')}.`);
   }
 }
 
@@ -85,9 +87,9 @@ export const timedOut = (timeoutMs: number): RelayError =>
 export const budgetSpent = (budgetMs: number): RelayError =>
   new RelayError('unknown', `The relay ran out of its ${budgetMs} ms budget; results are partial.`);
 
-/** Fatal for a catalog call too (§4.3): the key is refused, the quota is gone, or time is up. */
+/** Fatal for a catalog call too (§4.3): the key is refused or its quota is gone. */
 export const endsTheRequest = (error: RelayError): boolean =>
-  error.code === 'authorization error' || error.message === QUOTA_EXHAUSTED || error.message.startsWith('The relay ran out');
+  error.code === 'authorization error' || error.message === QUOTA_EXHAUSTED;
 
 const errorCode = (error: unknown): string | undefined => {
   for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
