@@ -67,3 +67,24 @@ describe('worked example (RELAY.md §6)', () => {
     expect(world.spycloud.seen.at(-1)?.url).toBe('/watchlist/example.org');
   });
 });
+
+describe('a record with no date anywhere (RELAY.md §6)', () => {
+  it('is observed at the time the request arrived, not when the answer was assembled', async () => {
+    let offsetMs = 0;
+    const world = await startXdrWorld({}, { now: () => Date.UTC(2024, 0, 2, 3, 4, 5) + offsetMs });
+    try {
+      world.spycloud.route(`/breach/data/emails/${encodeURIComponent(EXAMPLE_EMAIL)}`, (_req, res) => {
+        offsetMs = 86_400_000; // a day passes while SpyCloud answers
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ cursor: '', hits: 1, results: [{ email: EXAMPLE_EMAIL }] }));
+      });
+      const { body } = await world.relay.post('/observe/observables', [{ type: 'email', value: EXAMPLE_EMAIL }], await world.auth());
+      expect(body.data.sightings.docs[0].observed_time).toEqual({
+        start_time: '2024-01-02T03:04:05.000000Z',
+        end_time: '2024-01-02T03:04:05.000000Z',
+      });
+    } finally {
+      await world.close();
+    }
+  });
+});
