@@ -1,6 +1,8 @@
 // Environment → typed Config, read once at start (RELAY.md §7). A bad value
 // stops the process with a message that names the variable.
 
+import { MAX_ENTITIES_LIMIT } from './auth/tenant.js';
+
 export const DEFAULT_JWKS_HOSTS = [
   'visibility.amp.cisco.com',
   'visibility.eu.amp.cisco.com',
@@ -28,6 +30,12 @@ export interface Config {
   spycloudMaxConcurrency: number;
   requestBudgetMs: number;
   catalogCacheTtlS: number;
+  /** Sightings in one /observe/observables answer at most (RELAY.md §5). */
+  maxSightingsPerAnswer: number;
+  /** SpyCloud answer bytes the whole process holds at once, over every request. */
+  spycloudMaxBufferedBytes: number;
+  /** Open upstream connections per origin (SpyCloud, each JWKS host), relay-wide. */
+  spycloudMaxConnections: number;
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -129,13 +137,17 @@ export function loadConfig(env: Env = process.env): Config {
     relayPublicUrl: httpUrl(env, 'RELAY_PUBLIC_URL', undefined),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     secretKey: secretKey === '' ? undefined : secretKey,
-    entitiesLimit: integer(env, 'CTR_ENTITIES_LIMIT', 100, 1),
+    // A larger default is clamped, as a token's claim is (RELAY.md §3).
+    entitiesLimit: Math.min(integer(env, 'CTR_ENTITIES_LIMIT', 100, 1), MAX_ENTITIES_LIMIT),
     spycloudTimeoutMs: integer(env, 'SPYCLOUD_TIMEOUT_MS', 10_000, 1),
     spycloudRetryBaseMs: integer(env, 'SPYCLOUD_RETRY_BASE_MS', 3_000, 0),
     spycloudMaxPages: integer(env, 'SPYCLOUD_MAX_PAGES', 10, 1),
     spycloudMaxConcurrency: integer(env, 'SPYCLOUD_MAX_CONCURRENCY', 8, 1),
     requestBudgetMs: integer(env, 'REQUEST_BUDGET_MS', 25_000, 1),
     catalogCacheTtlS: integer(env, 'CATALOG_CACHE_TTL_S', 3_600, 0),
+    maxSightingsPerAnswer: integer(env, 'MAX_SIGHTINGS_PER_ANSWER', 5_000, 1),
+    spycloudMaxBufferedBytes: integer(env, 'SPYCLOUD_MAX_BUFFERED_MB', 256, 1, 1 << 20) * (1 << 20),
+    spycloudMaxConnections: integer(env, 'SPYCLOUD_MAX_CONNECTIONS', 256, 1),
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,
