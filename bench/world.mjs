@@ -65,7 +65,7 @@ const closing = (server) =>
 
 /**
  * SpyCloud on 127.0.0.1: breach records of the worlds' emails and catalogs by
- * (comma-delimited) ids for `apiKey` (403 for any other key), each answer sent
+ * (comma-delimited) ids for `apiKey` (one key or a list; 403 for any other key), each answer sent
  * `latencyMs` after the request arrived.
  * `calls` counts requests by kind; a request carrying `x-bench-direct` (the
  * bench's own direct round trips) is not counted as a relay call.
@@ -89,7 +89,7 @@ export async function startSpyCloud(worlds, latencyMs, apiKey) {
         .flatMap((id) => (catalogById.has(id) ? [catalogById.get(id)] : []));
       body = JSON.stringify({ cursor: '', hits: results.length, results });
     }
-    const status = req.headers['x-api-key'] !== apiKey ? 403 : body === undefined ? 404 : 200;
+    const status = ![apiKey].flat().includes(req.headers['x-api-key']) ? 403 : body === undefined ? 404 : 200;
     const answer = () => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(status === 200 ? body : `{"message":"${status === 403 ? 'Forbidden' : 'Not found'}"}`);
