@@ -4,6 +4,7 @@
 // Its own relay process and SpyCloud stand-in, so nothing of the main bench carries over.
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
+import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
