@@ -19,7 +19,7 @@ const WARMUP_PAIRS = 30;
 const PAIRS = 200;
 const CLIENTS = 16;
 const LOAD_SECONDS = 10;
-const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_CONCURRENCY = 32;
 
 function latencyMs() {
   const { values } = parseArgs({ options: { latency: { type: 'string' } } });

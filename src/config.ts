@@ -142,7 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     spycloudTimeoutMs: integer(env, 'SPYCLOUD_TIMEOUT_MS', 10_000, 1),
     spycloudRetryBaseMs: integer(env, 'SPYCLOUD_RETRY_BASE_MS', 3_000, 0),
     spycloudMaxPages: integer(env, 'SPYCLOUD_MAX_PAGES', 10, 1),
-    spycloudMaxConcurrency: integer(env, 'SPYCLOUD_MAX_CONCURRENCY', 8, 1),
+    spycloudMaxConcurrency: integer(env, 'SPYCLOUD_MAX_CONCURRENCY', 32, 1),
     requestBudgetMs: integer(env, 'REQUEST_BUDGET_MS', 25_000, 1),
     catalogCacheTtlS: integer(env, 'CATALOG_CACHE_TTL_S', 3_600, 0),
     maxSightingsPerAnswer: integer(env, 'MAX_SIGHTINGS_PER_ANSWER', 5_000, 1),

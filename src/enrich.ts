@@ -12,9 +12,6 @@ import type { Caller, SpyCloudClient } from './spycloud/client.js';
 import type { BreachRecord, RequestScope } from './spycloud/types.js';
 import { budgetSpent } from './spycloud/upstream-errors.js';
 
-/** Observables of one request in flight at once; the per-key limiter bounds upstream calls anyway. */
-const LOOKUPS_IN_FLIGHT = 8;
-
 export interface EnrichDeps {
   spycloud: SpyCloudClient;
   newId: () => string;
@@ -61,21 +58,33 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
   let found = 0;
   let unexpected: unknown;
   let next = 0;
-  const worker = async () => {
-    // Observables after a fatal one, or once the answer is full, are dropped, so they are not looked up.
-    for (let i = next++; i < observables.length && i < firstFatal && found < maxSightings; i = next++) {
-      try {
-        const findings = await findingsFor(observables[i] as Observable, tenant, caller, deps.spycloud);
-        outcomes[i] = findings;
-        found += findings.records.length;
-      } catch (error) {
-        if (!(error instanceof RelayError)) unexpected = error;
-        outcomes[i] = toRelayError(error);
-        firstFatal = Math.min(firstFatal, i);
-      }
+  let running = 0;
+  const lookUp = async (i: number) => {
+    try {
+      const findings = await findingsFor(observables[i] as Observable, tenant, caller, deps.spycloud);
+      outcomes[i] = findings;
+      found += findings.records.length;
+    } catch (error) {
+      if (!(error instanceof RelayError)) unexpected = error;
+      outcomes[i] = toRelayError(error);
+      firstFatal = Math.min(firstFatal, i);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(LOOKUPS_IN_FLIGHT, observables.length) }, worker));
+  // As many lookups in flight as the key may have SpyCloud calls (its limit adapts as they answer).
+  // Observables after a fatal one, or once the answer is full, are dropped, so they are not looked up.
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      while (next < observables.length && next < firstFatal && found < maxSightings && running < deps.spycloud.lookupsAllowed(tenant.apiKey)) {
+        running += 1;
+        void lookUp(next++).finally(() => {
+          running -= 1;
+          pump();
+        });
+      }
+      if (running === 0) resolve();
+    };
+    pump();
+  });
 
   const answer = new AnswerBuilder({ newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt) });
   const pause = deps.pause ?? nextTurn;

@@ -51,13 +51,14 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
   const version = packageVersion();
   const dispatcher = options.dispatcher ?? egressDispatcher(config);
   const answerBytes = new AnswerBytes(config.spycloudMaxBufferedBytes);
+  const limiter = new KeyLimiter(config.spycloudMaxConcurrency);
   const transport = new SpyCloudTransport({
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,
     retryBaseMs: config.spycloudRetryBaseMs,
     userAgent: `spycloud-xdr-relay/${version}`,
     dispatcher,
-    limiter: new KeyLimiter(config.spycloudMaxConcurrency),
+    limiter,
     answerBytes,
     now,
     random: options.random ?? Math.random,

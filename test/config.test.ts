@@ -28,7 +28,7 @@ describe('defaults', () => {
       spycloudTimeoutMs: 10_000,
       spycloudRetryBaseMs: 3_000,
       spycloudMaxPages: 10,
-      spycloudMaxConcurrency: 8,
+      spycloudMaxConcurrency: 32,
       requestBudgetMs: 25_000,
       catalogCacheTtlS: 3_600,
       maxSightingsPerAnswer: 5_000,

@@ -97,3 +97,70 @@ describe('KeyLimiter', () => {
     expect(await waiter).toBe('ran');
   });
 });
+
+describe('KeyLimiter, adaptive (AIMD)', () => {
+  const run = (limiter: KeyLimiter, key: string, feedback: 'grow' | 'shrink' | 'hold') =>
+    limiter.run(key, async () => feedback, Number.POSITIVE_INFINITY, (f) => f);
+
+  it('starts at its initial limit and grows by one per answer up to the ceiling while nothing is throttled', async () => {
+    const limiter = new KeyLimiter(32);
+    expect(limiter.limit('k')).toBe(8);
+    for (let i = 0; i < 10; i++) await run(limiter, 'k', 'grow');
+    expect(limiter.limit('k')).toBe(18);
+    for (let i = 0; i < 100; i++) await run(limiter, 'k', 'grow');
+    expect(limiter.limit('k')).toBe(32);
+    expect(limiter.limit('other')).toBe(8);
+  });
+
+  it('halves on throttling, then grows by one per window of answers', async () => {
+    const limiter = new KeyLimiter(32);
+    for (let i = 0; i < 8; i++) await run(limiter, 'k', 'grow');
+    expect(limiter.limit('k')).toBe(16);
+    await run(limiter, 'k', 'shrink');
+    expect(limiter.limit('k')).toBe(8);
+    for (let i = 0; i < 7; i++) await run(limiter, 'k', 'grow');
+    expect(limiter.limit('k')).toBe(8);
+    await run(limiter, 'k', 'grow');
+    expect(limiter.limit('k')).toBe(9);
+    await run(limiter, 'k', 'hold');
+    expect(limiter.limit('k')).toBe(9);
+  });
+
+  it('halves once for a burst of throttled calls that were in flight together, never below 1', async () => {
+    const limiter = new KeyLimiter(32);
+    for (let i = 0; i < 8; i++) await run(limiter, 'k', 'grow');
+    const gate = deferred();
+    const burst = Array.from({ length: 10 }, () => limiter.run('k', async () => {
+      await gate.promise;
+      return 'shrink' as const;
+    }, Number.POSITIVE_INFINITY, (f) => f));
+    gate.resolve();
+    await Promise.all(burst);
+    expect(limiter.limit('k')).toBe(8);
+    for (let i = 0; i < 10; i++) await run(limiter, 'k', 'shrink');
+    expect(limiter.limit('k')).toBe(1);
+  });
+
+  it('lets more calls run at once as the limit grows', async () => {
+    const limiter = new KeyLimiter(4, 1);
+    const gates = Array.from({ length: 4 }, deferred);
+    let running = 0;
+    let most = 0;
+    const runs = gates.map((gate) => limiter.run('k', async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await gate.promise;
+      running -= 1;
+      return 'grow' as const;
+    }, Number.POSITIVE_INFINITY, (f) => f));
+    await tick();
+    expect(most).toBe(1);
+    gates[0]?.resolve();
+    await tick();
+    await tick();
+    // One answer: the limit is 2, so two more of the waiting calls run together.
+    expect(most).toBe(2);
+    for (const gate of gates) gate.resolve();
+    await Promise.all(runs);
+  });
+});

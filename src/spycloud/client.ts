@@ -41,6 +41,11 @@ export class SpyCloudClient {
     private readonly maxPages: number,
   ) {}
 
+  /** Lookups worth running at once for `apiKey`: as many as it may have calls in flight. */
+  lookupsAllowed(apiKey: string): number {
+    return this.transport.callsAllowed(apiKey);
+  }
+
   /** `/health`: 2xx or 400 means SpyCloud accepts this key. */
   async checkHealth(caller: Caller): Promise<void> {
     await this.transport.get(`/watchlist/${segment('example.org')}`, caller.apiKey, caller.scope);

@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
 import { NoRoom, type AnswerBytes } from './answer-bytes.js';
-import { QueueTimeout, type KeyLimiter } from './key-limiter.js';
+import { QueueTimeout, type Feedback, type KeyLimiter } from './key-limiter.js';
 import {
   answerBytesFull, budgetSpent, isConnectionReset, isRetryableStatus, retryAfterMs, statusError, timedOut,
   transportError, unexpectedBody, type UpstreamAnswer,
@@ -29,6 +29,14 @@ type Attempt =
   | { kind: 'answer'; answer: UpstreamAnswer }
   | { kind: 'failed'; error: RelayError; retryable: boolean };
 
+/** Throttling (or being told to come back later) halves the key's limit; a plain answer lets it grow. */
+function limitFeedback(attempt: Attempt): Feedback {
+  if (attempt.kind !== 'answer') return 'hold';
+  const { answer } = attempt;
+  if ((answer.status === 429 && isRetryableStatus(answer)) || answer.headers['retry-after'] !== undefined) return 'shrink';
+  return answer.status < 300 || answer.status === 400 || answer.status === 404 ? 'grow' : 'hold';
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SpyCloudTransport {
@@ -41,6 +49,11 @@ export class SpyCloudTransport {
     this.basePath = base.pathname.replace(/\/+$/, '');
   }
 
+  /** SpyCloud calls `apiKey` may have in flight now (its adaptive limit). */
+  callsAllowed(apiKey: string): number {
+    return this.options.limiter.limit(apiKey);
+  }
+
   /**
    * GETs `path` (already encoded) and answers with a 2xx or 400 answer;
    * every other outcome is thrown as the RelayError of §4.4.
@@ -49,7 +62,7 @@ export class SpyCloudTransport {
     const { now, random, retryBaseMs } = this.options;
     for (let retry = 0; ; retry++) {
       const attempt = await this.options.limiter
-        .run(apiKey, () => this.once(path, apiKey, scope), scope.deadline - now())
+        .run(apiKey, () => this.once(path, apiKey, scope), scope.deadline - now(), limitFeedback)
         .catch((error: unknown): Attempt => {
           // Queued behind this key's other calls until the budget ran out.
           if (error instanceof QueueTimeout) return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
