@@ -359,9 +359,11 @@ describe('catalogs: batching and cache (RELAY.md §4.3)', () => {
     await observe(w, [EMAIL]);
     expect(catalogCalls(w.spycloud).map((s) => s.path)).toEqual(['/breach/catalog/1,2', '/breach/catalog/2']);
 
-    clock += 3_300_000; // 3601 s after the first fetch of catalog 1
-    await observe(w, [EMAIL]);
-    expect(catalogCalls(w.spycloud).at(-1)?.path).toBe('/breach/catalog/1,2');
+    clock += 3_300_000; // 3601 s after the first fetch of catalog 1: stale, so refreshed in the background
+    const stale = await observe(w, [EMAIL]);
+    expect(stale.body.data.indicators.count).toBe(1);
+    await until(() => catalogCalls(w.spycloud).length === 4, 'the background refresh of catalog 1');
+    expect(catalogCalls(w.spycloud).slice(2).map((s) => s.path).sort()).toEqual(['/breach/catalog/1', '/breach/catalog/2']);
   });
 
   it('respects CATALOG_CACHE_TTL_S', async () => {
@@ -375,7 +377,51 @@ describe('catalogs: batching and cache (RELAY.md §4.3)', () => {
     expect(catalogCalls(w.spycloud)).toHaveLength(1);
     clock += 2_000;
     await observe(w, [EMAIL]);
+    await until(() => catalogCalls(w.spycloud).length === 2, 'the refresh after CATALOG_CACHE_TTL_S');
+  });
+
+  it('answers at once with the cached catalog past its TTL, refreshes it in the background, and uses the fresh one next', async () => {
+    let clock = Date.parse('2025-01-01T00:00:00Z');
+    const w = await world({}, { now: () => clock });
+    w.spycloud.route(emailPath(EMAIL), page(recordsOver(['1'])));
+    w.spycloud.route('/breach/catalog/*', catalogs(table(['1'])));
+    expect((await observe(w, [EMAIL])).body.data.indicators.docs[0].title).toBe('Breach 1');
+
+    // An hour and a bit later SpyCloud has renamed the breach, and answers slowly.
+    clock += 3_601_000;
+    const refreshed = gate();
+    w.spycloud.route('/breach/catalog/*', async (req, res, seen) => {
+      await refreshed.opened;
+      page([{ ...catalog(1), title: 'Breach 1 (renamed)' }])(req, res, seen);
+    });
+    const stale = await within(observe(w, [EMAIL]), 5_000, 'an answer that does not wait for the refresh');
+    expect(stale.body.errors).toBeUndefined();
+    expect(stale.body.data.indicators.docs[0].title).toBe('Breach 1');
+    await until(() => catalogCalls(w.spycloud).length === 2, 'the background refresh');
+    // A second request meanwhile does not start a second refresh.
+    await observe(w, [EMAIL]);
     expect(catalogCalls(w.spycloud)).toHaveLength(2);
+
+    refreshed.open();
+    // Once the refresh has landed, answers carry the new title without another catalog call.
+    let title = 'Breach 1';
+    for (let tries = 0; title === 'Breach 1' && tries < 200; tries++) {
+      await sleep(10);
+      title = (await observe(w, [EMAIL])).body.data.indicators.docs[0].title;
+    }
+    expect(title).toBe('Breach 1 (renamed)');
+    expect(catalogCalls(w.spycloud)).toHaveLength(2);
+  });
+
+  it('past a day, a stale catalog is no longer served: the request waits for SpyCloud', async () => {
+    let clock = Date.parse('2025-01-01T00:00:00Z');
+    const w = await world({}, { now: () => clock });
+    w.spycloud.route(emailPath(EMAIL), page(recordsOver(['1'])));
+    w.spycloud.route('/breach/catalog/*', catalogs(table(['1'])));
+    await observe(w, [EMAIL]);
+    clock += 24 * 3_600_000 + 1_000;
+    w.spycloud.route('/breach/catalog/*', page([{ ...catalog(1), title: 'Breach 1 (renamed)' }]));
+    expect((await observe(w, [EMAIL])).body.data.indicators.docs[0].title).toBe('Breach 1 (renamed)');
   });
 
   it('does not cache at all with CATALOG_CACHE_TTL_S=0', async () => {

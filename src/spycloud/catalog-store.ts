@@ -1,5 +1,7 @@
 // Breach catalogs are global metadata, so found ones are cached for every tenant
-// (RELAY.md §4.3): LRU with TTL. "Missing" is what SpyCloud told one key, so it is
+// (RELAY.md §4.3): LRU with TTL. Catalogs change rarely, so past its TTL a found
+// entry is still served for up to a day while a refresh runs in the background:
+// only a cold cache costs a request a catalog round trip. "Missing" is what SpyCloud told one key, so it is
 // remembered for that key only (shorter TTL) and never hides a catalog another
 // tenant found; one in-flight fetch per (API key, id) so that no tenant ever
 // shares another's failure. The key itself, not its short log hash, tells tenants apart.
@@ -7,9 +9,16 @@ import type { Catalog, CatalogLookup } from './types.js';
 
 const MAX_ENTRIES = 10_000;
 const MISSING_TTL_S = 300;
+/** How long a found catalog may be served past its TTL while it is refreshed. */
+const STALE_MS = 24 * 3_600_000;
+/** After a refresh that did not find the catalog again, the stale entry is served this long before the next try. */
+const REFRESH_RETRY_MS = 60_000;
 
 interface Entry {
   lookup: CatalogLookup;
+  /** Until then the entry is served as is; after, it is served and refreshed. */
+  freshUntil: number;
+  /** After then the entry is gone. */
   expiresAt: number;
 }
 
@@ -18,6 +27,8 @@ export type FetchCatalogs = (ids: readonly string[]) => Promise<ReadonlyMap<stri
 export class CatalogStore {
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<CatalogLookup>>();
+  /** Ids whose background refresh is under way. */
+  private readonly refreshing = new Set<string>();
   private readonly foundTtlMs: number;
   private readonly missingTtlMs: number;
 
@@ -26,21 +37,30 @@ export class CatalogStore {
     this.missingTtlMs = Math.min(ttlS, MISSING_TTL_S) * 1000;
   }
 
-  /** Looks up `ids` (de-duplicated here), fetching the uncached ones with ONE call of `fetch`. */
-  async resolve(ids: readonly string[], apiKey: string, fetch: FetchCatalogs): Promise<Map<string, CatalogLookup>> {
+  /**
+   * Looks up `ids` (de-duplicated here), fetching the uncached ones with ONE call of
+   * `fetch`; stale ones are answered at once and refreshed with `refresh`, whose
+   * failures nobody waits for.
+   */
+  async resolve(ids: readonly string[], apiKey: string, fetch: FetchCatalogs, refresh: FetchCatalogs = fetch): Promise<Map<string, CatalogLookup>> {
     const wanted = [...new Set(ids)];
     const pending = new Map<string, Promise<CatalogLookup>>();
     const toFetch: string[] = [];
+    const stale: string[] = [];
+    const now = this.now();
     for (const id of wanted) {
       const key = `${apiKey}\u0000${id}`;
       const cached = this.cached(id) ?? this.cached(key);
-      if (cached !== undefined) pending.set(id, Promise.resolve(cached));
-      else {
+      if (cached !== undefined) {
+        pending.set(id, Promise.resolve(cached.lookup));
+        if (cached.freshUntil <= now) stale.push(id);
+      } else {
         const shared = this.inFlight.get(key);
         if (shared !== undefined) pending.set(id, shared);
         else toFetch.push(id);
       }
     }
+    if (stale.length > 0) this.refreshInBackground(stale, refresh);
     if (toFetch.length > 0) {
       const batch = fetch(toFetch).then((found) => {
         for (const id of toFetch) this.remember(id, `${apiKey}\u0000${id}`, found.get(id) ?? { status: 'missing' });
@@ -59,7 +79,32 @@ export class CatalogStore {
     return result;
   }
 
-  private cached(entryKey: string): CatalogLookup | undefined {
+  /** Asks for stale catalogs again, at most one refresh per id at a time; the stale entry stays meanwhile. */
+  private refreshInBackground(ids: readonly string[], refresh: FetchCatalogs): void {
+    const due = ids.filter((id) => !this.refreshing.has(id));
+    if (due.length === 0) return;
+    for (const id of due) this.refreshing.add(id);
+    const settle = (found: ReadonlyMap<string, CatalogLookup>) => {
+      for (const id of due) {
+        const lookup = found.get(id);
+        if (lookup?.status === 'found') this.remember(id, id, lookup);
+        else this.postpone(id);
+      }
+    };
+    void refresh(due)
+      .then(settle, () => settle(new Map()))
+      .finally(() => {
+        for (const id of due) this.refreshing.delete(id);
+      });
+  }
+
+  /** A refresh that failed, or that one key's SpyCloud answer lacked: keep serving the stale entry, try later. */
+  private postpone(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry !== undefined) entry.freshUntil = this.now() + REFRESH_RETRY_MS;
+  }
+
+  private cached(entryKey: string): Entry | undefined {
     const entry = this.entries.get(entryKey);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.now()) {
@@ -69,7 +114,7 @@ export class CatalogStore {
     // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
     this.entries.delete(entryKey);
     this.entries.set(entryKey, entry);
-    return entry.lookup;
+    return entry;
   }
 
   /** Found: under the id, for everyone. Missing: under (key, id), for that key alone. */
@@ -80,7 +125,9 @@ export class CatalogStore {
     const entryKey = lookup.status === 'found' ? id : keyedId;
     if (lookup.status === 'found') this.entries.delete(keyedId);
     this.entries.delete(entryKey);
-    this.entries.set(entryKey, { lookup, expiresAt: this.now() + ttl });
+    const now = this.now();
+    const expiresAt = lookup.status === 'found' ? now + Math.max(ttl, STALE_MS) : now + ttl;
+    this.entries.set(entryKey, { lookup, freshUntil: now + ttl, expiresAt });
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
   }
 }

@@ -66,15 +66,22 @@ export class SpyCloudClient {
     return records;
   }
 
-  /** The catalogs of `ids`; a failure that does not end the request becomes a `failed` lookup. */
+  /**
+   * The catalogs of `ids`; a failure that does not end the request becomes a `failed`
+   * lookup. Stale cached catalogs are answered at once and refreshed in the background.
+   */
   catalogs(ids: readonly string[], caller: Caller): Promise<Map<string, CatalogLookup>> {
-    return this.catalogStore.resolve(ids, caller.apiKey, async (uncached) => {
-      const found = new Map<string, CatalogLookup>();
-      const chunks: string[][] = [];
-      for (let i = 0; i < uncached.length; i += CATALOG_IDS_PER_CALL) chunks.push(uncached.slice(i, i + CATALOG_IDS_PER_CALL));
-      await Promise.all(chunks.map((chunk) => this.fetchChunk(chunk, caller, found)));
-      return found;
-    });
+    const refresh = (stale: readonly string[]) =>
+      this.transport.detached((scope) => this.fetchCatalogs(stale, { apiKey: caller.apiKey, scope }));
+    return this.catalogStore.resolve(ids, caller.apiKey, (uncached) => this.fetchCatalogs(uncached, caller), refresh);
+  }
+
+  private async fetchCatalogs(ids: readonly string[], caller: Caller): Promise<Map<string, CatalogLookup>> {
+    const found = new Map<string, CatalogLookup>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += CATALOG_IDS_PER_CALL) chunks.push(ids.slice(i, i + CATALOG_IDS_PER_CALL));
+    await Promise.all(chunks.map((chunk) => this.fetchChunk(chunk, caller, found)));
+    return found;
   }
 
   private async fetchChunk(ids: string[], caller: Caller, found: Map<string, CatalogLookup>): Promise<void> {

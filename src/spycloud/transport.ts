@@ -49,6 +49,21 @@ export class SpyCloudTransport {
     this.basePath = base.pathname.replace(/\/+$/, '');
   }
 
+  /**
+   * Runs SpyCloud work that no relay request waits for (a background refresh)
+   * with a scope of its own: its own budget, and its answer bytes released when it ends.
+   */
+  async detached<T>(work: (scope: RequestScope) => Promise<T>): Promise<T> {
+    const arrivedAt = this.options.now();
+    const budgetMs = this.options.timeoutMs;
+    const scope: RequestScope = { arrivedAt, deadline: arrivedAt + budgetMs, budgetMs, upstreamCalls: 0, heldBytes: 0 };
+    try {
+      return await work(scope);
+    } finally {
+      this.options.answerBytes.release(scope.heldBytes);
+    }
+  }
+
   /** SpyCloud calls `apiKey` may have in flight now (its adaptive limit). */
   callsAllowed(apiKey: string): number {
     return this.options.limiter.limit(apiKey);
