@@ -1,10 +1,11 @@
 // One /observe/observables request after authentication (RELAY.md §5): look the
 // observables up concurrently, assemble in request order, stop at the first fatal error.
+// Malformed values are never sent; a query SpyCloud finds too broad spoils only itself.
 import type { TenantContext } from './auth/tenant.js';
 import { bundle, catalogIdOf, type Findings } from './ctim/bundle.js';
 import { ctimTime, ctimTimeOf } from './ctim/time.js';
 import { RelayError, toRelayError, type ErrorDoc } from './errors.js';
-import type { Observable } from './observe.js';
+import { wellFormed, type SupportedObservable } from './observe.js';
 import type { Caller, SpyCloudClient } from './spycloud/client.js';
 import type { BreachRecord, RequestScope } from './spycloud/types.js';
 
@@ -25,8 +26,8 @@ export function newestFirst(records: readonly BreachRecord[], limit: number): Br
     .map(({ record }) => record);
 }
 
-async function findingsFor(observable: Observable, tenant: TenantContext, caller: Caller, spycloud: SpyCloudClient): Promise<Findings> {
-  const records = newestFirst(await spycloud.breachRecords(observable.value, caller), tenant.entitiesLimit);
+async function findingsFor(observable: SupportedObservable, tenant: TenantContext, caller: Caller, spycloud: SpyCloudClient): Promise<Findings> {
+  const records = newestFirst(await spycloud.breachRecords(observable, caller), tenant.entitiesLimit);
   const ids = records.map(catalogIdOf).filter((id): id is string => id !== undefined);
   const catalogs = ids.length === 0 ? new Map() : await spycloud.catalogs(ids, caller);
   return { observable, records, catalogs };
@@ -39,8 +40,10 @@ export interface Enrichment {
   unexpected?: unknown;
 }
 
-export async function enrich(observables: readonly Observable[], tenant: TenantContext, scope: RequestScope, deps: EnrichDeps): Promise<Enrichment> {
+export async function enrich(requested: readonly SupportedObservable[], tenant: TenantContext, scope: RequestScope, deps: EnrichDeps): Promise<Enrichment> {
   const caller: Caller = { apiKey: tenant.apiKey, scope };
+  // Checked before any call, so their warnings come first, in request order.
+  const { lookups: observables, warnings: malformed } = wellFormed(requested);
   const outcomes: Array<Findings | RelayError> = [];
   let firstFatal = Number.POSITIVE_INFINITY;
   let unexpected: unknown;
@@ -49,8 +52,13 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
     // Observables after a fatal one are dropped from the answer, so they are not looked up.
     for (let i = next++; i < observables.length && i < firstFatal; i = next++) {
       try {
-        outcomes[i] = await findingsFor(observables[i] as Observable, tenant, caller, deps.spycloud);
+        outcomes[i] = await findingsFor(observables[i] as SupportedObservable, tenant, caller, deps.spycloud);
       } catch (error) {
+        // SpyCloud's 422 (a query too broad, e.g. a webmail domain) is about this observable only.
+        if (error instanceof RelayError && error.code === 'invalid argument') {
+          outcomes[i] = new RelayError(error.code, error.message, { type: 'warning' });
+          continue;
+        }
         if (!(error instanceof RelayError)) unexpected = error;
         outcomes[i] = toRelayError(error);
         firstFatal = Math.min(firstFatal, i);
@@ -60,14 +68,22 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
   await Promise.all(Array.from({ length: Math.min(LOOKUPS_IN_FLIGHT, observables.length) }, worker));
 
   const findings: Findings[] = [];
+  const tooBroad: ErrorDoc[] = [];
   let fatal: RelayError | undefined;
   for (const outcome of outcomes) {
+    if (outcome instanceof RelayError && outcome.type === 'warning') {
+      tooBroad.push(outcome.toDoc());
+      continue;
+    }
     if (outcome instanceof RelayError) {
       fatal = outcome;
       break;
     }
     if (outcome !== undefined) findings.push(outcome);
   }
-  const { data, warnings } = bundle(findings, { newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt) });
-  return { data, errors: fatal === undefined ? warnings : [...warnings, fatal.toDoc()], unexpected };
+  const { data, warnings } = bundle(findings, {
+    newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt), passwordDisplay: tenant.passwordDisplay,
+  });
+  const errors = [...malformed, ...tooBroad, ...warnings];
+  return { data, errors: fatal === undefined ? errors : [...errors, fatal.toDoc()], unexpected };
 }
