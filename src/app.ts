@@ -165,7 +165,8 @@ export function createApp(deps: AppDeps) {
     facts.tenant = tenant.tenant;
     const result = await enrich(observables, tenant, scopeFor(c), deps);
     if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
-    facts.error = result.errors.at(-1);
+    // A warning may quote an observable value (§5), which never goes to a log: only a fatal error does.
+    facts.error = result.errors.find((error) => error.type === 'fatal');
     return c.json(envelope(result.data, result.errors));
   });
 
