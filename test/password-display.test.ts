@@ -1,6 +1,8 @@
 // RELAY.md §6/§7 password display over real HTTP: the PASSWORD_DISPLAY variable,
 // the token claim that wins over it, and what each mode leaves in the answer.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PASSWORD_DISPLAYS } from '../src/password-display.js';
 import { catalogs, exampleCatalogs } from './support/spycloud.js';
 import { json } from './support/stand-in.js';
 import { startXdrWorld, type XdrWorld } from './support/xdr.js';
@@ -88,5 +90,16 @@ describe.each<[string, Record<string, string>, Array<[unknown, Mode]>]>([
     // The rest of the answer does not depend on the mode.
     expect(body.data.indicators.count).toBe(1);
     expect(body.errors).toBeUndefined();
+  });
+});
+
+describe('the XDR field that sets the claim (module_type.json, module_type.self-hosted.json)', () => {
+  it.each(['module_type.json', 'module_type.self-hosted.json'])('%s offers exactly the relay\'s modes, masked first', (file) => {
+    const moduleType = JSON.parse(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'));
+    const field = moduleType.configuration_spec.find((f: { key: string }) => f.key === 'custom_PASSWORD_DISPLAY');
+    expect(field).toMatchObject({ type: 'options', label: 'Password Display', required: false });
+    expect(field.options.map((o: { value: string }) => o.value)).toEqual(['masked', 'hidden', 'plaintext']);
+    expect([...PASSWORD_DISPLAYS].sort()).toEqual(field.options.map((o: { value: string }) => o.value).sort());
+    expect(field.tooltip).toMatch(/masked/i);
   });
 });
