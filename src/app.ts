@@ -3,10 +3,12 @@
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
+import { stringifyYielding } from './answer-json.js';
 import type { Config } from './config.js';
 import { enrich } from './enrich.js';
 import { envelope, invalidPayload, RelayError, toRelayError, type ErrorDoc } from './errors.js';
 import { parseObservables, supportedObservables } from './observe.js';
+import type { AnswerBytes } from './spycloud/answer-bytes.js';
 import type { SpyCloudClient } from './spycloud/client.js';
 import type { RequestScope } from './spycloud/types.js';
 
@@ -17,6 +19,8 @@ export interface AppDeps {
   version: string;
   authenticate: Authenticate;
   spycloud: SpyCloudClient;
+  /** The relay-wide cap on SpyCloud answer bytes; a request's share is released when it has answered. */
+  answerBytes: AnswerBytes;
   logger: Logger;
   newId: () => string;
   now: () => number;
@@ -32,7 +36,10 @@ interface RequestFacts {
   types?: string[];
   tenant?: string;
   scope?: RequestScope;
+  /** The error the answer ends with; its text may quote SpyCloud or an observable, so only its type and code are logged. */
   error?: ErrorDoc;
+  /** Why authentication failed: the relay's own fixed texts (RELAY.md §3), safe to log. */
+  authFailure?: string;
 }
 
 type Env = { Variables: { facts: RequestFacts } };
@@ -56,6 +63,9 @@ export function requestUrlRoot(config: Config) {
     return `${proto}://${host}`;
   };
 }
+
+/** The share of a request's budget kept for mapping and writing the answer: a tenth, at most a second. */
+export const assemblyReserveMs = (budgetMs: number): number => Math.min(1_000, Math.floor(budgetMs / 10));
 
 const tooLarge = () => invalidPayload('The body is larger than 1 MiB.', 413);
 
@@ -96,11 +106,24 @@ export function createApp(deps: AppDeps) {
     const facts = c.get('facts');
     facts.scope = {
       arrivedAt: facts.arrivedAt,
-      deadline: facts.arrivedAt + config.requestBudgetMs,
+      // Upstream calls stop a little early: assembling the answer is part of the budget too.
+      deadline: facts.arrivedAt + config.requestBudgetMs - assemblyReserveMs(config.requestBudgetMs),
       budgetMs: config.requestBudgetMs,
       upstreamCalls: 0,
+      heldBytes: 0,
     };
     return facts.scope;
+  };
+
+  const authenticate = async (c: Context<Env>) => {
+    try {
+      const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+      c.get('facts').tenant = tenant.tenant;
+      return tenant;
+    } catch (error) {
+      if (error instanceof RelayError) c.get('facts').authFailure = error.message;
+      throw error;
+    }
   };
 
   const fail = (c: Context<Env>, error: RelayError) => {
@@ -114,7 +137,11 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     const facts: RequestFacts = { arrivedAt: deps.now() };
     c.set('facts', facts);
-    await next();
+    try {
+      await next();
+    } finally {
+      if (facts.scope !== undefined) deps.answerBytes.release(facts.scope.heldBytes);
+    }
     const line = {
       method: c.req.method,
       path: c.req.path.slice(0, 200),
@@ -123,8 +150,9 @@ export function createApp(deps: AppDeps) {
       observables: facts.observables,
       types: facts.types,
       upstream_calls: facts.scope?.upstreamCalls,
+      upstream_status: facts.scope?.upstreamStatus,
       tenant: facts.tenant,
-      error: facts.error,
+      error: facts.error === undefined ? undefined : { type: facts.error.type, code: facts.error.code, reason: facts.authFailure },
     };
     if (facts.error?.type === 'fatal') logger.warn(line, 'request failed');
     else logger.info(line, 'request');
@@ -149,8 +177,7 @@ export function createApp(deps: AppDeps) {
 
   // A RelayError thrown by a handler becomes the contract's envelope in onError.
   app.post('/health', async (c) => {
-    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
-    c.get('facts').tenant = tenant.tenant;
+    const tenant = await authenticate(c);
     await deps.spycloud.checkHealth({ apiKey: tenant.apiKey, scope: scopeFor(c) });
     return c.json({ data: { status: 'ok' } });
   });
@@ -161,13 +188,15 @@ export function createApp(deps: AppDeps) {
     facts.observables = observables.length;
     facts.types = [...new Set(observables.map((o) => o.type))];
     if (observables.length === 0) return c.json({ data: {} });
-    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
-    facts.tenant = tenant.tenant;
-    const result = await enrich(observables, tenant, scopeFor(c), deps);
+    const tenant = await authenticate(c);
+    const result = await enrich(observables, tenant, scopeFor(c), {
+      ...deps,
+      maxSightings: config.maxSightingsPerAnswer,
+    });
     if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
-    // A warning may quote an observable value (§5), which never goes to a log: only a fatal error does.
-    facts.error = result.errors.find((error) => error.type === 'fatal');
-    return c.json(envelope(result.data, result.errors));
+    facts.error = result.errors.at(-1);
+    // A large answer is written in slices, so other requests are served meanwhile.
+    return c.body(await stringifyYielding(envelope(result.data, result.errors)), 200, { 'content-type': 'application/json' });
   });
 
   for (const [path, method] of Object.entries(ROUTES)) {

@@ -1,5 +1,6 @@
 // Environment → typed Config, read once at start (RELAY.md §7). A bad value
 // stops the process with a message that names the variable.
+import { MAX_ENTITIES_LIMIT } from './auth/tenant.js';
 import { DEFAULT_PASSWORD_DISPLAY, PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
 
 export const DEFAULT_JWKS_HOSTS = [
@@ -31,6 +32,12 @@ export interface Config {
   spycloudMaxConcurrency: number;
   requestBudgetMs: number;
   catalogCacheTtlS: number;
+  /** Sightings in one /observe/observables answer at most (RELAY.md §5). */
+  maxSightingsPerAnswer: number;
+  /** SpyCloud answer bytes the whole process holds at once, over every request. */
+  spycloudMaxBufferedBytes: number;
+  /** Open upstream connections per origin (SpyCloud, each JWKS host), relay-wide. */
+  spycloudMaxConnections: number;
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -140,7 +147,8 @@ export function loadConfig(env: Env = process.env): Config {
     relayPublicUrl: httpUrl(env, 'RELAY_PUBLIC_URL', undefined),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     secretKey: secretKey === '' ? undefined : secretKey,
-    entitiesLimit: integer(env, 'CTR_ENTITIES_LIMIT', 100, 1),
+    // A larger default is clamped, as a token's claim is (RELAY.md §3).
+    entitiesLimit: Math.min(integer(env, 'CTR_ENTITIES_LIMIT', 100, 1), MAX_ENTITIES_LIMIT),
     passwordDisplay: passwordDisplay(env),
     spycloudTimeoutMs: integer(env, 'SPYCLOUD_TIMEOUT_MS', 10_000, 1),
     spycloudRetryBaseMs: integer(env, 'SPYCLOUD_RETRY_BASE_MS', 3_000, 0),
@@ -148,6 +156,9 @@ export function loadConfig(env: Env = process.env): Config {
     spycloudMaxConcurrency: integer(env, 'SPYCLOUD_MAX_CONCURRENCY', 8, 1),
     requestBudgetMs: integer(env, 'REQUEST_BUDGET_MS', 25_000, 1),
     catalogCacheTtlS: integer(env, 'CATALOG_CACHE_TTL_S', 3_600, 0),
+    maxSightingsPerAnswer: integer(env, 'MAX_SIGHTINGS_PER_ANSWER', 5_000, 1),
+    spycloudMaxBufferedBytes: integer(env, 'SPYCLOUD_MAX_BUFFERED_MB', 256, 1, 1 << 20) * (1 << 20),
+    spycloudMaxConnections: integer(env, 'SPYCLOUD_MAX_CONNECTIONS', 256, 1),
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,

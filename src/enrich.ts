@@ -1,13 +1,17 @@
 // One /observe/observables request after authentication (RELAY.md §5): look the
-// observables up concurrently, assemble in request order, stop at the first fatal error.
-// Malformed values are never sent; a query SpyCloud finds too broad spoils only itself.
+// observables up concurrently, assemble in request order, stop at the first fatal
+// error or at the answer's sighting cap, and give other requests a turn between
+// observables so that a large investigation never stalls the relay. Malformed
+// values are never sent; a query SpyCloud finds too broad spoils only itself.
+import { nextTurn, type Pause } from './answer-json.js';
 import type { TenantContext } from './auth/tenant.js';
-import { bundle, catalogIdOf, type Findings } from './ctim/bundle.js';
+import { AnswerBuilder, catalogIdOf, type Findings } from './ctim/bundle.js';
 import { ctimTime, ctimTimeOf } from './ctim/time.js';
 import { RelayError, toRelayError, type ErrorDoc } from './errors.js';
 import { wellFormed, type SupportedObservable } from './observe.js';
 import type { Caller, SpyCloudClient } from './spycloud/client.js';
 import type { BreachRecord, RequestScope } from './spycloud/types.js';
+import { budgetSpent } from './spycloud/upstream-errors.js';
 
 /** Observables of one request in flight at once; the per-key limiter bounds upstream calls anyway. */
 const LOOKUPS_IN_FLIGHT = 8;
@@ -15,7 +19,17 @@ const LOOKUPS_IN_FLIGHT = 8;
 export interface EnrichDeps {
   spycloud: SpyCloudClient;
   newId: () => string;
+  now: () => number;
+  /** Sightings in one answer at most (MAX_SIGHTINGS_PER_ANSWER). */
+  maxSightings: number;
+  pause?: Pause;
 }
+
+const tooManyResults = (count: number): ErrorDoc => ({
+  type: 'warning',
+  code: 'too many results',
+  message: `The answer holds the first ${count} sightings; narrow the investigation for the rest.`,
+});
 
 /** Newest `spycloud_publish_date` first; equal or missing dates keep SpyCloud's order (missing last). */
 export function newestFirst(records: readonly BreachRecord[], limit: number): BreachRecord[] {
@@ -42,17 +56,21 @@ export interface Enrichment {
 
 export async function enrich(requested: readonly SupportedObservable[], tenant: TenantContext, scope: RequestScope, deps: EnrichDeps): Promise<Enrichment> {
   const caller: Caller = { apiKey: tenant.apiKey, scope };
+  const { maxSightings } = deps;
   // Checked before any call, so their warnings come first, in request order.
   const { lookups: observables, warnings: malformed } = wellFormed(requested);
   const outcomes: Array<Findings | RelayError> = [];
   let firstFatal = Number.POSITIVE_INFINITY;
+  let found = 0;
   let unexpected: unknown;
   let next = 0;
   const worker = async () => {
-    // Observables after a fatal one are dropped from the answer, so they are not looked up.
-    for (let i = next++; i < observables.length && i < firstFatal; i = next++) {
+    // Observables after a fatal one, or once the answer is full, are dropped, so they are not looked up.
+    for (let i = next++; i < observables.length && i < firstFatal && found < maxSightings; i = next++) {
       try {
-        outcomes[i] = await findingsFor(observables[i] as SupportedObservable, tenant, caller, deps.spycloud);
+        const findings = await findingsFor(observables[i] as SupportedObservable, tenant, caller, deps.spycloud);
+        outcomes[i] = findings;
+        found += findings.records.length;
       } catch (error) {
         // SpyCloud's 422 (a query too broad, e.g. a webmail domain) is about this observable only.
         if (error instanceof RelayError && error.code === 'invalid argument') {
@@ -67,10 +85,13 @@ export async function enrich(requested: readonly SupportedObservable[], tenant: 
   };
   await Promise.all(Array.from({ length: Math.min(LOOKUPS_IN_FLIGHT, observables.length) }, worker));
 
-  const findings: Findings[] = [];
+  const answer = new AnswerBuilder({ newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt), passwordDisplay: tenant.passwordDisplay });
+  const pause = deps.pause ?? nextTurn;
   const tooBroad: ErrorDoc[] = [];
   let fatal: RelayError | undefined;
-  for (const outcome of outcomes) {
+  let full = false;
+  for (let i = 0; i < observables.length; i++) {
+    const outcome = outcomes[i];
     if (outcome instanceof RelayError && outcome.type === 'warning') {
       tooBroad.push(outcome.toDoc());
       continue;
@@ -79,11 +100,27 @@ export async function enrich(requested: readonly SupportedObservable[], tenant: 
       fatal = outcome;
       break;
     }
-    if (outcome !== undefined) findings.push(outcome);
+    const room = maxSightings - answer.sightingCount;
+    // Not looked up: the answer was full before its turn came.
+    if (outcome === undefined || room <= 0) {
+      full = true;
+      break;
+    }
+    // The budget covers the whole request, mapping included (upstream calls stopped a little earlier).
+    if (deps.now() >= scope.arrivedAt + scope.budgetMs) {
+      fatal = budgetSpent(scope.budgetMs);
+      break;
+    }
+    const cut = outcome.records.length > room;
+    answer.add(cut ? { ...outcome, records: outcome.records.slice(0, room) } : outcome);
+    if (cut) {
+      full = true;
+      break;
+    }
+    if (i < observables.length - 1) await pause();
   }
-  const { data, warnings } = bundle(findings, {
-    newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt), passwordDisplay: tenant.passwordDisplay,
-  });
+  const { data, warnings } = answer.result();
+  if (full) warnings.push(tooManyResults(answer.sightingCount));
   const errors = [...malformed, ...tooBroad, ...warnings];
   return { data, errors: fatal === undefined ? errors : [...errors, fatal.toDoc()], unexpected };
 }

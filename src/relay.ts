@@ -10,6 +10,7 @@ import { JwksCache } from './auth/jwks.js';
 import type { Config } from './config.js';
 import { createLogger } from './log.js';
 import { CatalogStore } from './spycloud/catalog-store.js';
+import { AnswerBytes } from './spycloud/answer-bytes.js';
 import { SpyCloudClient } from './spycloud/client.js';
 import { KeyLimiter } from './spycloud/key-limiter.js';
 import { SpyCloudTransport } from './spycloud/transport.js';
@@ -36,6 +37,8 @@ export interface RelayOptions {
 export function egressDispatcher(config: Config): Dispatcher {
   return new EnvHttpProxyAgent({
     keepAliveTimeout: 30_000,
+    // Per origin: thousands of tenants at once must not exhaust file descriptors.
+    connections: config.spycloudMaxConnections,
     httpProxy: config.httpProxy ?? '',
     httpsProxy: config.httpsProxy ?? '',
     noProxy: config.noProxy ?? '',
@@ -47,6 +50,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
   const now = options.now ?? Date.now;
   const version = packageVersion();
   const dispatcher = options.dispatcher ?? egressDispatcher(config);
+  const answerBytes = new AnswerBytes(config.spycloudMaxBufferedBytes);
   const transport = new SpyCloudTransport({
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,
@@ -54,6 +58,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     userAgent: `spycloud-xdr-relay/${version}`,
     dispatcher,
     limiter: new KeyLimiter(config.spycloudMaxConcurrency),
+    answerBytes,
     now,
     random: options.random ?? Math.random,
   });
@@ -66,6 +71,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     version,
     authenticate,
     spycloud,
+    answerBytes,
     logger: options.logger ?? createLogger(config.logLevel),
     newId: options.newId ?? randomUUID,
     now,

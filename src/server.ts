@@ -94,6 +94,9 @@ async function main(): Promise<void> {
     mode: config.secretKey === undefined ? 'xdr-hosted' : 'self-hosted',
     egress_proxy: config.httpsProxy !== undefined || config.httpProxy !== undefined,
   }, 'relay listening');
+  if (config.secretKey === undefined && config.relayPublicUrl === undefined) {
+    logger.warn('RELAY_PUBLIC_URL is unset: the token audience is taken from each request\'s Host header; set it to the URL XDR calls in production');
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -32,6 +32,9 @@ describe('defaults', () => {
       spycloudMaxConcurrency: 8,
       requestBudgetMs: 25_000,
       catalogCacheTtlS: 3_600,
+      maxSightingsPerAnswer: 5_000,
+      spycloudMaxBufferedBytes: 256 * 1024 * 1024,
+      spycloudMaxConnections: 256,
       logLevel: 'info',
       tlsCertFile: undefined,
       tlsKeyFile: undefined,
@@ -70,6 +73,9 @@ describe('values', () => {
       SPYCLOUD_MAX_CONCURRENCY: '2',
       REQUEST_BUDGET_MS: '5000',
       CATALOG_CACHE_TTL_S: '0',
+      MAX_SIGHTINGS_PER_ANSWER: '700',
+      SPYCLOUD_MAX_BUFFERED_MB: '16',
+      SPYCLOUD_MAX_CONNECTIONS: '32',
       LOG_LEVEL: 'WARN',
       TLS_CERT_FILE: '/tls/cert.pem',
       TLS_KEY_FILE: '/tls/key.pem',
@@ -94,6 +100,9 @@ describe('values', () => {
       spycloudMaxConcurrency: 2,
       requestBudgetMs: 5_000,
       catalogCacheTtlS: 0,
+      maxSightingsPerAnswer: 700,
+      spycloudMaxBufferedBytes: 16 * 1024 * 1024,
+      spycloudMaxConnections: 32,
       logLevel: 'warn',
       tlsCertFile: '/tls/cert.pem',
       tlsKeyFile: '/tls/key.pem',
@@ -112,6 +121,11 @@ describe('values', () => {
   it('TRUST_PROXY takes true/false, 1/0 and yes/no', () => {
     for (const yes of ['true', '1', 'yes', 'Yes']) expect(loadConfig({ TRUST_PROXY: yes }).trustProxy).toBe(true);
     for (const no of ['false', '0', 'no', 'NO']) expect(loadConfig({ TRUST_PROXY: no }).trustProxy).toBe(false);
+  });
+
+  it('a CTR_ENTITIES_LIMIT above 1000 is clamped to 1000, as a token claim is', () => {
+    expect(loadConfig({ CTR_ENTITIES_LIMIT: '1000' }).entitiesLimit).toBe(1000);
+    expect(loadConfig({ CTR_ENTITIES_LIMIT: '5000' }).entitiesLimit).toBe(1000);
   });
 
   it('a SECRET_KEY of exactly 32 characters switches to self-hosted mode', () => {
@@ -154,6 +168,9 @@ describe('a bad value stops the relay with a message naming the variable', () =>
     ['SPYCLOUD_MAX_CONCURRENCY', '0', /^Invalid configuration: SPYCLOUD_MAX_CONCURRENCY /],
     ['REQUEST_BUDGET_MS', '25s', /^Invalid configuration: REQUEST_BUDGET_MS /],
     ['CATALOG_CACHE_TTL_S', '1h', /^Invalid configuration: CATALOG_CACHE_TTL_S /],
+    ['MAX_SIGHTINGS_PER_ANSWER', '0', /^Invalid configuration: MAX_SIGHTINGS_PER_ANSWER /],
+    ['SPYCLOUD_MAX_BUFFERED_MB', '0', /^Invalid configuration: SPYCLOUD_MAX_BUFFERED_MB /],
+    ['SPYCLOUD_MAX_CONNECTIONS', 'many', /^Invalid configuration: SPYCLOUD_MAX_CONNECTIONS /],
     ['TRUST_PROXY', 'maybe', /^Invalid configuration: TRUST_PROXY must be true or false, got "maybe"$/],
     ['PASSWORD_DISPLAY', 'clear', /^Invalid configuration: PASSWORD_DISPLAY must be one of plaintext, masked, hidden, got "clear"$/],
     ['PASSWORD_DISPLAY', 'none', /^Invalid configuration: PASSWORD_DISPLAY /],

@@ -24,7 +24,8 @@ describe('request logs (RELAY.md §8)', () => {
   beforeAll(async () => {
     world = await startXdrWorld();
     // An upstream refusal: its error lands in the request line, the email must not.
-    world.spycloud.route(`/breach/data/emails/${encodeURIComponent('refused@example.com')}`, json({ message: 'Key disabled' }, 403));
+    // SpyCloud's text may echo a key or an email: the log carries its status and the relay's code only.
+    world.spycloud.route(`/breach/data/emails/${encodeURIComponent('refused@example.com')}`, json({ message: `Key ${API_KEY} disabled for refused@example.com` }, 403));
     token = await world.token();
     foreignToken = await world.token({ aud: 'https://elsewhere.example' });
     const auth = { authorization: `Bearer ${token}` };
@@ -76,13 +77,17 @@ describe('request logs (RELAY.md §8)', () => {
     expect(enrichment?.duration_ms).toBeGreaterThanOrEqual(0);
 
     expect(refused).toMatchObject({ observables: 1, types: ['email'], upstream_calls: 1, tenant: TENANT });
-    expect(refused?.error).toMatchObject({ type: 'fatal', code: 'authorization error' });
+    expect(refused?.error).toEqual({ type: 'fatal', code: 'authorization error' });
+    expect(refused?.upstream_status).toBe(403);
+    expect(JSON.stringify(refused)).not.toContain('disabled');
 
     // Authentication failed: no tenant is known, nothing went upstream.
     expect(failedAuth).toMatchObject({ status: 200, observables: 1, types: ['email'] });
     expect(failedAuth?.tenant).toBeUndefined();
     expect(failedAuth?.upstream_calls ?? 0).toBe(0);
-    expect(failedAuth?.error).toEqual({ type: 'fatal', code: 'authorization error', message: 'Authorization failed: Wrong configuration-token-audience' });
+    // The relay's own reason (a fixed text of RELAY.md §3) is safe and tells the operator what to fix.
+    expect(failedAuth?.error).toEqual({ type: 'fatal', code: 'authorization error', reason: 'Authorization failed: Wrong configuration-token-audience' });
+    expect(failedAuth?.upstream_status).toBeUndefined();
 
     expect(health).toMatchObject({ method: 'POST', path: '/health', status: 200, upstream_calls: 1, tenant: TENANT });
     expect(typeof health?.duration_ms).toBe('number');

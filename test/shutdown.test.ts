@@ -197,6 +197,21 @@ describe('node dist/server.js', () => {
     }
   });
 
+  it('warns at start when the token audience would follow the Host header (XDR-hosted, no RELAY_PUBLIC_URL)', async () => {
+    const warning = (relay: RelayProcess) =>
+      relay.logs.find((entry) => entry.level === 40 && String(entry.msg).includes('RELAY_PUBLIC_URL is unset'));
+    const hostDerived = await start({ SECRET_KEY: '' });
+    const published = await start({ SECRET_KEY: '', RELAY_PUBLIC_URL: 'https://relay.example.com' });
+    const selfHosted = await start();
+    try {
+      expect(warning(hostDerived)).toBeDefined();
+      expect(warning(published)).toBeUndefined();
+      expect(warning(selfHosted)).toBeUndefined();
+    } finally {
+      for (const relay of [hostDerived, published, selfHosted]) relay.child.kill('SIGKILL');
+    }
+  });
+
   it('refuses to start on a bad setting, naming the variable, exit code 1', async () => {
     const relay = startRelayProcess({ PORT: 'http', SECRET_KEY: SECRET }, 0);
     expect(await relay.exited).toEqual({ code: 1, signal: null });

@@ -21,6 +21,21 @@ export interface JwksOptions {
   now: () => number;
 }
 
+/** The body as text, given up as soon as it passes `maxBytes` (a hostile host may stream for ever). */
+async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new Error('JWKS too large');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export class JwksCache {
   private readonly sets = new Map<string, KeySet>();
   private readonly inFlight = new Map<string, Promise<KeySet>>();
@@ -36,7 +51,12 @@ export class JwksCache {
   async key(host: string, kid: string | undefined): Promise<VerifyKey | undefined> {
     const now = this.options.now();
     let set = this.sets.get(host);
-    if (set === undefined || (now - set.fetchedAt >= TTL_MS && this.mayRefetch(host, now))) set = await this.refresh(host, set);
+    if (set === undefined) {
+      // Nothing cached and the host failed within the minute: fail without asking it again,
+      // or every request (unauthenticated ones included) would make the relay fetch.
+      if (!this.mayRefetch(host, now)) throw new Error('JWKS fetch failed recently');
+      set = await this.refresh(host, set);
+    } else if (now - set.fetchedAt >= TTL_MS && this.mayRefetch(host, now)) set = await this.refresh(host, set);
     if (kid !== undefined && !set.keys.has(kid) && this.mayRefetch(host, now)) set = await this.refresh(host, set);
     return kid === undefined ? undefined : set.keys.get(kid);
   }
@@ -73,8 +93,12 @@ export class JwksCache {
       signal: AbortSignal.timeout(this.options.timeoutMs),
       headers: { accept: 'application/json' },
     });
-    const body = await response.body.text();
-    if (response.statusCode !== 200 || body.length > MAX_JWKS_BYTES) throw new Error(`JWKS HTTP ${response.statusCode}`);
+    if (response.statusCode !== 200) {
+      // Destroying an unread undici body emits an AbortError: nobody else listens for it.
+      response.body.on('error', () => undefined).destroy();
+      throw new Error(`JWKS HTTP ${response.statusCode}`);
+    }
+    const body = await readCapped(response.body, MAX_JWKS_BYTES);
     const parsed = JSON.parse(body) as { keys?: unknown };
     if (!Array.isArray(parsed.keys)) throw new Error('JWKS without keys');
     const keys = new Map<string, VerifyKey>();

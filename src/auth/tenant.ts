@@ -15,7 +15,9 @@ export interface TenantContext {
   tenant: string;
 }
 
-const EXP_LEEWAY_S = 60;
+const CLOCK_LEEWAY_S = 60;
+/** Entities per observable at most, whatever a token asks (RELAY.md §3): bounds one answer's work. */
+export const MAX_ENTITIES_LIMIT = 1000;
 // Visible ASCII only: anything else cannot travel in an HTTP header value.
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
@@ -42,13 +44,16 @@ export function tenantFromClaims(
   if (typeof key !== 'string' || key.trim() === '') throw authError('Wrong JWT payload structure');
   const apiKey = key.trim();
   if (!HEADER_SAFE.test(apiKey)) throw authError('Unauthorized');
-  const { exp } = claims;
-  if (exp !== undefined && (typeof exp !== 'number' || exp + EXP_LEEWAY_S < nowMs / 1000)) {
+  const { exp, nbf } = claims;
+  if (exp !== undefined && (typeof exp !== 'number' || exp + CLOCK_LEEWAY_S < nowMs / 1000)) {
     throw authError('Token has expired');
+  }
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf - CLOCK_LEEWAY_S > nowMs / 1000)) {
+    throw authError('Token is not yet valid');
   }
   return {
     apiKey,
-    entitiesLimit: positiveInteger(claims.CTR_ENTITIES_LIMIT) ?? defaultLimit,
+    entitiesLimit: Math.min(positiveInteger(claims.CTR_ENTITIES_LIMIT) ?? defaultLimit, MAX_ENTITIES_LIMIT),
     passwordDisplay: passwordDisplayClaim(claims.PASSWORD_DISPLAY, defaultPasswordDisplay),
     tenant: tenantId(apiKey),
   };

@@ -29,13 +29,24 @@ const docs = <T>(items: T[]) => ({ count: items.length, docs: items });
 export const catalogIdOf = (record: BreachRecord): string | undefined =>
   idText(record.source_id);
 
-export function bundle(findings: readonly Findings[], context: BundleContext) {
-  const sightings: Sighting[] = [];
-  const indicators = new Map<string, Indicator>();
-  const relationships: Relationship[] = [];
-  const warnings = new Map<string, ErrorDoc>();
+/**
+ * Builds one answer observable by observable, so that the caller can give other
+ * requests a turn between observables of a large investigation.
+ */
+export class AnswerBuilder {
+  private readonly sightings: Sighting[] = [];
+  private readonly indicators = new Map<string, Indicator>();
+  private readonly relationships: Relationship[] = [];
+  private readonly warnings = new Map<string, ErrorDoc>();
 
-  for (const { observable, records, catalogs } of findings) {
+  constructor(private readonly context: BundleContext) {}
+
+  get sightingCount(): number {
+    return this.sightings.length;
+  }
+
+  add({ observable, records, catalogs }: Findings): void {
+    const { context, warnings, indicators } = this;
     for (const record of records) {
       const catalogId = catalogIdOf(record);
       const lookup = catalogId === undefined ? undefined : catalogs.get(catalogId);
@@ -47,20 +58,30 @@ export function bundle(findings: readonly Findings[], context: BundleContext) {
       }
       const observedAt = ctimTime(record.spycloud_publish_date) ?? ctimTime(catalog?.spycloud_publish_date) ?? context.requestTime;
       const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
-      sightings.push(sighting);
+      this.sightings.push(sighting);
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);
       if (indicator === undefined) {
         indicator = toIndicator(catalog);
         indicators.set(catalogId, indicator);
       }
-      relationships.push(toRelationship(context.newId(), sighting.id, indicator.id));
+      this.relationships.push(toRelationship(context.newId(), sighting.id, indicator.id));
     }
   }
 
-  const data: Record<string, unknown> = {};
-  if (sightings.length > 0) data.sightings = docs(sightings);
-  if (indicators.size > 0) data.indicators = docs([...indicators.values()]);
-  if (relationships.length > 0) data.relationships = docs(relationships);
-  return { data, warnings: [...warnings.values()] };
+  /** The answer's `data` (each key only when non-empty) and its warnings in the order they arose. */
+  result(): { data: Record<string, unknown>; warnings: ErrorDoc[] } {
+    const data: Record<string, unknown> = {};
+    if (this.sightings.length > 0) data.sightings = docs(this.sightings);
+    if (this.indicators.size > 0) data.indicators = docs([...this.indicators.values()]);
+    if (this.relationships.length > 0) data.relationships = docs(this.relationships);
+    return { data, warnings: [...this.warnings.values()] };
+  }
+}
+
+/** The whole answer of some findings at once. */
+export function bundle(findings: readonly Findings[], context: BundleContext) {
+  const builder = new AnswerBuilder(context);
+  for (const one of findings) builder.add(one);
+  return builder.result();
 }

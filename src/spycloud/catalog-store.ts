@@ -1,7 +1,8 @@
-// Breach catalogs are global metadata, so they are cached for every tenant
-// (RELAY.md §4.3): LRU with TTL, a shorter TTL for ids SpyCloud does not know,
-// and one in-flight fetch per (API key, id) so that no tenant ever shares
-// another's failure. The key itself, not its short log hash, tells tenants apart.
+// Breach catalogs are global metadata, so found ones are cached for every tenant
+// (RELAY.md §4.3): LRU with TTL. "Missing" is what SpyCloud told one key, so it is
+// remembered for that key only (shorter TTL) and never hides a catalog another
+// tenant found; one in-flight fetch per (API key, id) so that no tenant ever
+// shares another's failure. The key itself, not its short log hash, tells tenants apart.
 import type { Catalog, CatalogLookup } from './types.js';
 
 const MAX_ENTRIES = 10_000;
@@ -31,17 +32,18 @@ export class CatalogStore {
     const pending = new Map<string, Promise<CatalogLookup>>();
     const toFetch: string[] = [];
     for (const id of wanted) {
-      const cached = this.cached(id);
+      const key = `${apiKey}\u0000${id}`;
+      const cached = this.cached(id) ?? this.cached(key);
       if (cached !== undefined) pending.set(id, Promise.resolve(cached));
       else {
-        const shared = this.inFlight.get(`${apiKey}\u0000${id}`);
+        const shared = this.inFlight.get(key);
         if (shared !== undefined) pending.set(id, shared);
         else toFetch.push(id);
       }
     }
     if (toFetch.length > 0) {
       const batch = fetch(toFetch).then((found) => {
-        for (const id of toFetch) this.remember(id, found.get(id) ?? { status: 'missing' });
+        for (const id of toFetch) this.remember(id, `${apiKey}\u0000${id}`, found.get(id) ?? { status: 'missing' });
         return found;
       });
       for (const id of toFetch) {
@@ -57,25 +59,28 @@ export class CatalogStore {
     return result;
   }
 
-  private cached(id: string): CatalogLookup | undefined {
-    const entry = this.entries.get(id);
+  private cached(entryKey: string): CatalogLookup | undefined {
+    const entry = this.entries.get(entryKey);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.now()) {
-      this.entries.delete(id);
+      this.entries.delete(entryKey);
       return undefined;
     }
     // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
-    this.entries.delete(id);
-    this.entries.set(id, entry);
+    this.entries.delete(entryKey);
+    this.entries.set(entryKey, entry);
     return entry.lookup;
   }
 
-  private remember(id: string, lookup: CatalogLookup): void {
+  /** Found: under the id, for everyone. Missing: under (key, id), for that key alone. */
+  private remember(id: string, keyedId: string, lookup: CatalogLookup): void {
     if (lookup.status === 'failed') return;
     const ttl = lookup.status === 'found' ? this.foundTtlMs : this.missingTtlMs;
     if (ttl <= 0) return;
-    this.entries.delete(id);
-    this.entries.set(id, { lookup, expiresAt: this.now() + ttl });
+    const entryKey = lookup.status === 'found' ? id : keyedId;
+    if (lookup.status === 'found') this.entries.delete(keyedId);
+    this.entries.delete(entryKey);
+    this.entries.set(entryKey, { lookup, expiresAt: this.now() + ttl });
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
   }
 }

@@ -2,10 +2,11 @@
 // full-jitter back-off and Retry-After, the request's budget (RELAY.md §4.2).
 import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
+import { NoRoom, type AnswerBytes } from './answer-bytes.js';
 import { QueueTimeout, type KeyLimiter } from './key-limiter.js';
 import {
-  budgetSpent, isConnectionReset, isRetryableStatus, retryAfterMs, statusError, timedOut, transportError,
-  unexpectedBody, type UpstreamAnswer,
+  answerBytesFull, budgetSpent, isConnectionReset, isRetryableStatus, retryAfterMs, statusError, timedOut,
+  transportError, unexpectedBody, type UpstreamAnswer,
 } from './upstream-errors.js';
 import type { RelayError } from '../errors.js';
 
@@ -19,6 +20,7 @@ export interface TransportOptions {
   userAgent: string;
   dispatcher: Dispatcher;
   limiter: KeyLimiter;
+  answerBytes: AnswerBytes;
   now: () => number;
   random: () => number;
 }
@@ -28,20 +30,6 @@ type Attempt =
   | { kind: 'failed'; error: RelayError; retryable: boolean };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function readText(body: Dispatcher.ResponseData['body']): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export class SpyCloudTransport {
   private readonly origin: string;
@@ -70,6 +58,8 @@ export class SpyCloudTransport {
       if (attempt.kind === 'answer' && (attempt.answer.status < 300 || attempt.answer.status === 400)) {
         return attempt.answer;
       }
+      // The log line names the status, never SpyCloud's text (RELAY.md §8).
+      if (attempt.kind === 'answer') scope.upstreamStatus = attempt.answer.status;
       const error = attempt.kind === 'answer' ? statusError(attempt.answer) : attempt.error;
       const retryable = attempt.kind === 'answer' ? isRetryableStatus(attempt.answer) : attempt.retryable;
       if (!retryable || retry >= MAX_RETRIES) throw error;
@@ -97,8 +87,8 @@ export class SpyCloudTransport {
         signal,
         headers: { 'x-api-key': apiKey, accept: 'application/json', 'user-agent': this.options.userAgent },
       });
-      const text = await readText(response.body);
-      if (text === undefined) return { kind: 'failed', error: unexpectedBody(response.statusCode), retryable: false };
+      const text = await this.readText(response, scope, Math.min(timeoutMs, remaining));
+      if (typeof text !== 'string') return { kind: 'failed', error: text, retryable: false };
       return { kind: 'answer', answer: { status: response.statusCode, headers: response.headers, text } };
     } catch (error) {
       if (signal.aborted) {
@@ -106,5 +96,49 @@ export class SpyCloudTransport {
       }
       return { kind: 'failed', error: transportError(error), retryable: isConnectionReset(error) };
     }
+  }
+
+  /**
+   * The body as text, its bytes reserved against the relay-wide cap as they
+   * arrive (all at once when the length is declared) and held by `scope`.
+   */
+  private async readText(response: Dispatcher.ResponseData, scope: RequestScope, maxWaitMs: number): Promise<string | RelayError> {
+    const { body } = response;
+    const { answerBytes } = this.options;
+    let reserved = 0;
+    const reserveUpTo = async (size: number) => {
+      // What this request already holds is freed only when it answers: waiting for it would never end.
+      if (scope.heldBytes + size - reserved > answerBytes.capacity) throw new NoRoom();
+      await answerBytes.reserve(size - reserved, maxWaitMs);
+      scope.heldBytes += size - reserved;
+      reserved = size;
+    };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      const declared = Number(response.headers['content-length']);
+      if (Number.isSafeInteger(declared) && declared > 0) {
+        if (declared > MAX_BODY_BYTES) {
+          // Destroying an unread undici body emits an AbortError: nobody else listens for it.
+          body.on('error', () => undefined).destroy();
+          return unexpectedBody(response.statusCode);
+        }
+        await reserveUpTo(declared);
+      }
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) {
+          body.destroy();
+          return unexpectedBody(response.statusCode);
+        }
+        if (size > reserved) await reserveUpTo(size);
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      if (!(error instanceof NoRoom)) throw error;
+      body.on('error', () => undefined).destroy();
+      return answerBytesFull(answerBytes.capacity);
+    }
+    return Buffer.concat(chunks).toString('utf8');
   }
 }

@@ -87,6 +87,10 @@ export const timedOut = (timeoutMs: number): RelayError =>
 export const budgetSpent = (budgetMs: number): RelayError =>
   new RelayError('unknown', `The relay ran out of its ${budgetMs} ms budget; results are partial.`);
 
+export const answerBytesFull = (capacityBytes: number): RelayError =>
+  new RelayError('unknown',
+    `SpyCloud's answers would pass the relay's limit of ${Math.round(capacityBytes / (1 << 20))} MiB held at once; try again shortly, or narrow the investigation.`);
+
 /** Fatal for a catalog call too (§4.3): the key is refused or its quota is gone. */
 export const endsTheRequest = (error: RelayError): boolean =>
   error.code === 'authorization error' || error.message === QUOTA_EXHAUSTED;
