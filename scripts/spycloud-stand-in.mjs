@@ -21,7 +21,8 @@ const answer = (res, status, body) => {
 const server = createServer((req, res) => {
   const path = (req.url ?? '').split('?')[0];
   if (path === `/breach/data/emails/${encodeURIComponent(email)}`) return answer(res, 200, records);
-  if (path.startsWith('/breach/data/emails/')) return answer(res, 200, { cursor: '', hits: 0, results: [] });
+  // Every other email, domain, IP address or username: exposed nowhere.
+  if (path.startsWith('/breach/data/')) return answer(res, 200, { cursor: '', hits: 0, results: [] });
   if (path.startsWith('/breach/catalog/')) {
     const found = path.slice('/breach/catalog/'.length).split(',').map(decodeURIComponent)
       .flatMap((id) => (catalogs.has(id) ? [catalogs.get(id)] : []));

@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
 
 export interface CliResult {
   code: number;
@@ -22,13 +23,21 @@ export const HELP = `Usage: spycloud-relay <command> [options]
 Commands:
   token    Print a module token for self-hosted mode, to paste into XDR.
 
-spycloud-relay token --key <SpyCloud API key> [--limit N] [--expires 90d] [--secret S]
+spycloud-relay token --key <SpyCloud API key> [--limit N] [--password-display MODE]
+                     [--expires 90d] [--secret S]
 
   --key <key>        Required. The SpyCloud Employee ATO Prevention API key the
                      relay uses for this XDR module (the token's "key" claim).
   --limit <N>        Optional. The most breach records (sightings) shown per
-                     email, a whole number of 1 or more. Wins over the relay's
-                     CTR_ENTITIES_LIMIT (the token's CTR_ENTITIES_LIMIT claim).
+                     email, domain, IP or username, a whole number of 1 or
+                     more. Wins over the relay's CTR_ENTITIES_LIMIT (the
+                     token's CTR_ENTITIES_LIMIT claim).
+  --password-display <MODE>
+                     Optional. How breach records' passwords are shown:
+                     plaintext (as SpyCloud gives them), masked (first and
+                     last character only) or hidden (left out). Wins over the
+                     relay's PASSWORD_DISPLAY, whose default is masked (the
+                     token's PASSWORD_DISPLAY claim).
   --expires <time>   Optional. How long the token is valid: a number and a unit,
                      s, m, h or d (3600s, 30m, 12h, 90d). Without it the token
                      never expires; mint a new one to rotate.
@@ -59,6 +68,13 @@ function entitiesLimit(raw: string | undefined): number | undefined {
   return value;
 }
 
+function passwordDisplay(raw: string | undefined): PasswordDisplay | undefined {
+  if (raw === undefined) return undefined;
+  const mode = passwordDisplayOf(raw);
+  if (mode === undefined) throw new UsageError(`--password-display must be ${PASSWORD_DISPLAYS.slice(0, -1).join(', ')} or ${PASSWORD_DISPLAYS.at(-1)}, got "${raw}"`);
+  return mode;
+}
+
 function lifetimeSeconds(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const match = /^(\d+)([smhd])$/.exec(raw.trim());
@@ -75,6 +91,7 @@ async function token(args: string[], env: Env, nowMs: number): Promise<CliResult
     options: {
       key: { type: 'string' },
       limit: { type: 'string' },
+      'password-display': { type: 'string' },
       expires: { type: 'string' },
       secret: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -88,6 +105,7 @@ async function token(args: string[], env: Env, nowMs: number): Promise<CliResult
   // The relay refuses keys that cannot travel in an HTTP header (RELAY.md §3 step 9).
   if (!/^[\x21-\x7e]+$/.test(key)) throw new UsageError('--key must be printable ASCII without spaces');
   const limit = entitiesLimit(values.limit);
+  const display = passwordDisplay(values['password-display']);
   const lifetime = lifetimeSeconds(values.expires);
   const secret = values.secret ?? env.SECRET_KEY ?? '';
   if (secret === '') throw new UsageError('no secret: set SECRET_KEY to the relay\'s SECRET_KEY, or pass --secret');
@@ -96,7 +114,11 @@ async function token(args: string[], env: Env, nowMs: number): Promise<CliResult
   }
 
   const issuedAt = Math.floor(nowMs / 1000);
-  const jwt = new SignJWT({ key, ...(limit === undefined ? {} : { CTR_ENTITIES_LIMIT: limit }) })
+  const jwt = new SignJWT({
+    key,
+    ...(limit === undefined ? {} : { CTR_ENTITIES_LIMIT: limit }),
+    ...(display === undefined ? {} : { PASSWORD_DISPLAY: display }),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt(issuedAt);
   if (lifetime !== undefined) jwt.setExpirationTime(issuedAt + lifetime);

@@ -1,7 +1,7 @@
 // Environment → typed Config, read once at start (RELAY.md §7). A bad value
 // stops the process with a message that names the variable.
-
 import { MAX_ENTITIES_LIMIT } from './auth/tenant.js';
+import { DEFAULT_PASSWORD_DISPLAY, PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
 
 export const DEFAULT_JWKS_HOSTS = [
   'visibility.amp.cisco.com',
@@ -24,6 +24,8 @@ export interface Config {
   /** Set ⇒ self-hosted HS256 mode. */
   secretKey: string | undefined;
   entitiesLimit: number;
+  /** How breach record passwords are shown unless a token says otherwise. */
+  passwordDisplay: PasswordDisplay;
   spycloudTimeoutMs: number;
   spycloudRetryBaseMs: number;
   spycloudMaxPages: number;
@@ -109,6 +111,14 @@ function proxyUrl(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function passwordDisplay(env: Env): PasswordDisplay {
+  const raw = text(env, 'PASSWORD_DISPLAY');
+  if (raw === undefined) return DEFAULT_PASSWORD_DISPLAY;
+  const mode = passwordDisplayOf(raw);
+  if (mode === undefined) throw new ConfigError('PASSWORD_DISPLAY', `must be one of ${PASSWORD_DISPLAYS.join(', ')}, got "${raw}"`);
+  return mode;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const secretKey = env.SECRET_KEY;
   if (secretKey !== undefined && secretKey !== '' && secretKey.length < 32) {
@@ -139,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey: secretKey === '' ? undefined : secretKey,
     // A larger default is clamped, as a token's claim is (RELAY.md §3).
     entitiesLimit: Math.min(integer(env, 'CTR_ENTITIES_LIMIT', 100, 1), MAX_ENTITIES_LIMIT),
+    passwordDisplay: passwordDisplay(env),
     spycloudTimeoutMs: integer(env, 'SPYCLOUD_TIMEOUT_MS', 10_000, 1),
     spycloudRetryBaseMs: integer(env, 'SPYCLOUD_RETRY_BASE_MS', 3_000, 0),
     spycloudMaxPages: integer(env, 'SPYCLOUD_MAX_PAGES', 10, 1),

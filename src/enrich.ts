@@ -1,13 +1,14 @@
 // One /observe/observables request after authentication (RELAY.md §5): look the
 // observables up concurrently, assemble in request order, stop at the first fatal
 // error or at the answer's sighting cap, and give other requests a turn between
-// observables so that a large investigation never stalls the relay.
+// observables so that a large investigation never stalls the relay. Malformed
+// values are never sent; a query SpyCloud finds too broad spoils only itself.
 import { nextTurn, type Pause } from './answer-json.js';
 import type { TenantContext } from './auth/tenant.js';
 import { AnswerBuilder, catalogIdOf, type Findings } from './ctim/bundle.js';
 import { ctimTime, ctimTimeOf } from './ctim/time.js';
 import { RelayError, toRelayError, type ErrorDoc } from './errors.js';
-import type { Observable } from './observe.js';
+import { wellFormed, type SupportedObservable } from './observe.js';
 import type { Caller, SpyCloudClient } from './spycloud/client.js';
 import type { BreachRecord, RequestScope } from './spycloud/types.js';
 import { budgetSpent } from './spycloud/upstream-errors.js';
@@ -36,8 +37,8 @@ export function newestFirst(records: readonly BreachRecord[], limit: number): Br
     .map(({ record }) => record);
 }
 
-async function findingsFor(observable: Observable, tenant: TenantContext, caller: Caller, spycloud: SpyCloudClient): Promise<Findings> {
-  const records = newestFirst(await spycloud.breachRecords(observable.value, caller), tenant.entitiesLimit);
+async function findingsFor(observable: SupportedObservable, tenant: TenantContext, caller: Caller, spycloud: SpyCloudClient): Promise<Findings> {
+  const records = newestFirst(await spycloud.breachRecords(observable, caller), tenant.entitiesLimit);
   const ids = records.map(catalogIdOf).filter((id): id is string => id !== undefined);
   const catalogs = ids.length === 0 ? new Map() : await spycloud.catalogs(ids, caller);
   return { observable, records, catalogs };
@@ -50,9 +51,11 @@ export interface Enrichment {
   unexpected?: unknown;
 }
 
-export async function enrich(observables: readonly Observable[], tenant: TenantContext, scope: RequestScope, deps: EnrichDeps): Promise<Enrichment> {
+export async function enrich(requested: readonly SupportedObservable[], tenant: TenantContext, scope: RequestScope, deps: EnrichDeps): Promise<Enrichment> {
   const caller: Caller = { apiKey: tenant.apiKey, scope };
   const { maxSightings } = deps;
+  // Checked before any call, so their warnings come first, in request order.
+  const { lookups: observables, warnings: malformed } = wellFormed(requested);
   const outcomes: Array<Findings | RelayError> = [];
   let firstFatal = Number.POSITIVE_INFINITY;
   let found = 0;
@@ -61,10 +64,15 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
   let running = 0;
   const lookUp = async (i: number) => {
     try {
-      const findings = await findingsFor(observables[i] as Observable, tenant, caller, deps.spycloud);
+      const findings = await findingsFor(observables[i] as SupportedObservable, tenant, caller, deps.spycloud);
       outcomes[i] = findings;
       found += findings.records.length;
     } catch (error) {
+      // SpyCloud's 422 (a query too broad, e.g. a webmail domain) is about this observable only.
+      if (error instanceof RelayError && error.code === 'invalid argument') {
+        outcomes[i] = new RelayError(error.code, error.message, { type: 'warning' });
+        return;
+      }
       if (!(error instanceof RelayError)) unexpected = error;
       outcomes[i] = toRelayError(error);
       firstFatal = Math.min(firstFatal, i);
@@ -86,12 +94,17 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
     pump();
   });
 
-  const answer = new AnswerBuilder({ newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt) });
+  const answer = new AnswerBuilder({ newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt), passwordDisplay: tenant.passwordDisplay });
   const pause = deps.pause ?? nextTurn;
+  const tooBroad: ErrorDoc[] = [];
   let fatal: RelayError | undefined;
   let full = false;
   for (let i = 0; i < observables.length; i++) {
     const outcome = outcomes[i];
+    if (outcome instanceof RelayError && outcome.type === 'warning') {
+      tooBroad.push(outcome.toDoc());
+      continue;
+    }
     if (outcome instanceof RelayError) {
       fatal = outcome;
       break;
@@ -117,5 +130,6 @@ export async function enrich(observables: readonly Observable[], tenant: TenantC
   }
   const { data, warnings } = answer.result();
   if (full) warnings.push(tooManyResults(answer.sightingCount));
-  return { data, errors: fatal === undefined ? warnings : [...warnings, fatal.toDoc()], unexpected };
+  const errors = [...malformed, ...tooBroad, ...warnings];
+  return { data, errors: fatal === undefined ? errors : [...errors, fatal.toDoc()], unexpected };
 }

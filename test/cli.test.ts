@@ -57,6 +57,34 @@ describe('spycloud-relay token', () => {
     expect(body.data.sightings.count).toBe(2);
   });
 
+  it('--password-display becomes the PASSWORD_DISPLAY claim, and the relay shows passwords that way', async () => {
+    // The worked example's infostealer record carries this password; the relay's own setting is the default, masked.
+    const stolen = 'Winter2023!';
+    const answerWith = async (token: string) =>
+      JSON.stringify((await relay.post('/observe/observables', ONE_EMAIL, { authorization: `Bearer ${token}` })).body);
+
+    const plaintext = await mint(['--key', API_KEY, '--password-display', 'plaintext']);
+    expect(decodeJwt(plaintext).PASSWORD_DISPLAY).toBe('plaintext');
+    expect(await answerWith(plaintext)).toContain(`"${stolen}"`);
+
+    const hidden = await mint(['--key', API_KEY, '--password-display', ' Hidden ']);
+    expect(decodeJwt(hidden).PASSWORD_DISPLAY).toBe('hidden');
+    const hiddenAnswer = await answerWith(hidden);
+    expect(hiddenAnswer).not.toContain(stolen);
+    expect(hiddenAnswer).not.toContain('"password_plaintext"');
+
+    const masked = await mint(['--key', API_KEY, '--password-display', 'masked']);
+    expect(decodeJwt(masked).PASSWORD_DISPLAY).toBe('masked');
+    const maskedAnswer = await answerWith(masked);
+    expect(maskedAnswer).not.toContain(stolen);
+    expect(maskedAnswer).toContain('"W*********!"');
+
+    // Without the flag the token says nothing, and the relay's setting applies.
+    const plain = await mint(['--key', API_KEY]);
+    expect(decodeJwt(plain)).not.toHaveProperty('PASSWORD_DISPLAY');
+    expect(await answerWith(plain)).toContain('"W*********!"');
+  });
+
   it('--expires sets exp from now in seconds, minutes, hours or days', async () => {
     for (const [flag, seconds] of [['45s', 45], ['30m', 1_800], ['12h', 43_200], ['90d', 7_776_000]] as const) {
       const result = await runCli(['token', '--key', API_KEY, '--expires', flag], ENV, NOW_MS);
@@ -90,7 +118,9 @@ describe('help', () => {
     it(`"${argv.join(' ')}" explains every flag on stdout and exits 0`, async () => {
       const result = await runCli(argv, {});
       expect(result).toEqual({ code: 0, stdout: HELP, stderr: '' });
-      for (const flag of ['--key', '--limit', '--expires', '--secret', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT']) expect(HELP).toContain(flag);
+      for (const flag of ['--key', '--limit', '--password-display', 'plaintext', 'masked', 'hidden', '--expires', '--secret', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT', 'PASSWORD_DISPLAY']) {
+        expect(HELP).toContain(flag);
+      }
     });
   }
 
@@ -112,6 +142,8 @@ describe('mistakes: a clear message on stderr, nothing on stdout, exit code 2', 
     ['--limit 0', ['token', '--key', API_KEY, '--limit', '0'], ENV, /--limit must be a whole number of 1 or more, got "0"/],
     ['--limit abc', ['token', '--key', API_KEY, '--limit', 'abc'], ENV, /--limit must be a whole number of 1 or more, got "abc"/],
     ['--limit 2.5', ['token', '--key', API_KEY, '--limit', '2.5'], ENV, /--limit must be a whole number/],
+    ['--password-display clear', ['token', '--key', API_KEY, '--password-display', 'clear'], ENV, /--password-display must be plaintext, masked or hidden, got "clear"/],
+    ['--password-display without a value', ['token', '--key', API_KEY, '--password-display'], ENV, /--password-display/],
     ['--expires without a unit', ['token', '--key', API_KEY, '--expires', '90'], ENV, /--expires must be a number and a unit, s, m, h or d \(e\.g\. 90d\), got "90"/],
     ['--expires in years', ['token', '--key', API_KEY, '--expires', '1y'], ENV, /--expires must be a number and a unit/],
     ['--expires 0d', ['token', '--key', API_KEY, '--expires', '0d'], ENV, /--expires must be a number and a unit/],

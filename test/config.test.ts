@@ -25,6 +25,7 @@ describe('defaults', () => {
       trustProxy: false,
       secretKey: undefined,
       entitiesLimit: 100,
+      passwordDisplay: 'masked',
       spycloudTimeoutMs: 10_000,
       spycloudRetryBaseMs: 3_000,
       spycloudMaxPages: 10,
@@ -46,7 +47,7 @@ describe('defaults', () => {
 
   it('empty and blank values count as unset', () => {
     const blank = Object.fromEntries(
-      ['PORT', 'HOST', 'SPYCLOUD_API_URL', 'JWKS_ALLOWED_HOSTS', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT', 'LOG_LEVEL', 'HTTPS_PROXY', 'NO_PROXY', 'TLS_CERT_FILE', 'TLS_KEY_FILE']
+      ['PORT', 'HOST', 'SPYCLOUD_API_URL', 'JWKS_ALLOWED_HOSTS', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT', 'PASSWORD_DISPLAY', 'LOG_LEVEL', 'HTTPS_PROXY', 'NO_PROXY', 'TLS_CERT_FILE', 'TLS_KEY_FILE']
         .map((name) => [name, name === 'SECRET_KEY' ? '' : '  ']),
     );
     expect(loadConfig(blank)).toEqual(loadConfig({}));
@@ -65,6 +66,7 @@ describe('values', () => {
       TRUST_PROXY: 'TRUE',
       SECRET_KEY: 's'.repeat(32),
       CTR_ENTITIES_LIMIT: '25',
+      PASSWORD_DISPLAY: 'hidden',
       SPYCLOUD_TIMEOUT_MS: '2000',
       SPYCLOUD_RETRY_BASE_MS: '0',
       SPYCLOUD_MAX_PAGES: '3',
@@ -91,6 +93,7 @@ describe('values', () => {
       trustProxy: true,
       secretKey: 's'.repeat(32),
       entitiesLimit: 25,
+      passwordDisplay: 'hidden',
       spycloudTimeoutMs: 2_000,
       spycloudRetryBaseMs: 0,
       spycloudMaxPages: 3,
@@ -107,6 +110,12 @@ describe('values', () => {
       httpsProxy: 'http://user:p%40ss@proxy.corp.example:3129',
       noProxy: 'localhost,.internal.example',
     });
+  });
+
+  it('PASSWORD_DISPLAY takes plaintext, masked or hidden, in any case', () => {
+    for (const [raw, mode] of [['plaintext', 'plaintext'], ['masked', 'masked'], ['hidden', 'hidden'], [' Plaintext ', 'plaintext'], ['HIDDEN', 'hidden']]) {
+      expect(loadConfig({ PASSWORD_DISPLAY: raw as string }).passwordDisplay).toBe(mode);
+    }
   });
 
   it('TRUST_PROXY takes true/false, 1/0 and yes/no', () => {
@@ -163,6 +172,8 @@ describe('a bad value stops the relay with a message naming the variable', () =>
     ['SPYCLOUD_MAX_BUFFERED_MB', '0', /^Invalid configuration: SPYCLOUD_MAX_BUFFERED_MB /],
     ['SPYCLOUD_MAX_CONNECTIONS', 'many', /^Invalid configuration: SPYCLOUD_MAX_CONNECTIONS /],
     ['TRUST_PROXY', 'maybe', /^Invalid configuration: TRUST_PROXY must be true or false, got "maybe"$/],
+    ['PASSWORD_DISPLAY', 'clear', /^Invalid configuration: PASSWORD_DISPLAY must be one of plaintext, masked, hidden, got "clear"$/],
+    ['PASSWORD_DISPLAY', 'none', /^Invalid configuration: PASSWORD_DISPLAY /],
     ['LOG_LEVEL', 'verbose', /^Invalid configuration: LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"$/],
     ['SPYCLOUD_API_URL', 'api.spycloud.io', /^Invalid configuration: SPYCLOUD_API_URL must be an http\(s\) URL/],
     ['SPYCLOUD_API_URL', 'ftp://api.spycloud.io', /^Invalid configuration: SPYCLOUD_API_URL /],

@@ -39,7 +39,7 @@ const CATALOG: Catalog = {
 };
 
 const sighting = (record: BreachRecord, catalog?: Catalog) =>
-  toSighting({ record, catalog, observable: EMAIL, observedAt: AT, id: 'sid-1' });
+  toSighting({ record, catalog, observable: EMAIL, observedAt: AT, id: 'sid-1', passwordDisplay: 'plaintext' });
 
 describe('toSighting (RELAY.md §6 Sighting)', () => {
   it('maps a record with its catalog field by field', () => {
@@ -225,6 +225,101 @@ describe('toSighting (RELAY.md §6 Sighting)', () => {
   });
 });
 
+describe('toSighting for other observable types (RELAY.md §6 targets)', () => {
+  const at = { start_time: AT, end_time: AT };
+  const of = (observable: { type: string; value: string }, record: BreachRecord) =>
+    toSighting({ record, catalog: CATALOG, observable, observedAt: AT, id: 'sid-1', passwordDisplay: 'plaintext' });
+
+  it.each([
+    ['domain', 'acme-corp.example'],
+    ['ip', '198.51.100.23'],
+    ['ipv6', '2001:db8::23'],
+    ['user', 'jdoe77'],
+  ])('a %s query: observables and relation source are the queried one, the target is the record email', (type, value) => {
+    const queried = { type, value };
+    const s = of(queried, { email: 'jane@acme-corp.example', source_id: 4242 });
+    expect(s.observables).toStrictEqual([queried]);
+    expect(s.targets).toStrictEqual([{ type: 'email', observables: [{ type: 'email', value: 'jane@acme-corp.example' }], observed_time: at }]);
+    expect(s.relations.map((r) => r.source)).toStrictEqual([queried]);
+  });
+
+  it.each([
+    ['no email field', {}],
+    ['an empty email', { email: '' }],
+    ['a null email', { email: null }],
+    ['an email that is not a string', { email: ['a@example.com'] }],
+  ])('a record with %s: the target is the queried observable, of its own type', (_case, record) => {
+    const queried = { type: 'ip', value: '198.51.100.23' };
+    expect(of(queried, record).targets).toStrictEqual([{ type: 'ip', observables: [queried], observed_time: at }]);
+  });
+
+  it('an email query targets the queried email, exactly as asked, whatever the record spells', () => {
+    const queried = { type: 'email', value: 'JDoe@Acme-Corp.example' };
+    expect(of(queried, { email: 'jdoe@acme-corp.example' }).targets)
+      .toStrictEqual([{ type: 'email', observables: [queried], observed_time: at }]);
+  });
+});
+
+describe('password display in the data table (RELAY.md §6)', () => {
+  const RECORD_WITH_SECRETS: BreachRecord = {
+    email: 'jdoe@acme-corp.example',
+    password: 'Winter2023!',
+    password_plaintext: 'Winter2023!',
+    password_type: 'plaintext',
+    salt: 'c0ffee',
+    password_hash_md5: '5f4dcc3b5aa765d61d8327deb882cf99',
+    username: 'jdoe77',
+  };
+  const table = (record: BreachRecord, passwordDisplay: 'plaintext' | 'masked' | 'hidden') =>
+    toSighting({ record, catalog: undefined, observable: EMAIL, observedAt: AT, id: 'sid-1', passwordDisplay }).data;
+  const columns = (...names: string[]) => names.map((name) => ({ name, type: 'string' }));
+
+  it('plaintext: every column as SpyCloud gives it', () => {
+    expect(table(RECORD_WITH_SECRETS, 'plaintext')).toStrictEqual({
+      columns: columns('email', 'password', 'password_plaintext', 'password_type', 'salt', 'password_hash_md5', 'username'),
+      rows: [['jdoe@acme-corp.example', 'Winter2023!', 'Winter2023!', 'plaintext', 'c0ffee', '5f4dcc3b5aa765d61d8327deb882cf99', 'jdoe77']],
+    });
+  });
+
+  it('masked: password and password_plaintext keep their ends, salt is gone, the rest as given', () => {
+    expect(table(RECORD_WITH_SECRETS, 'masked')).toStrictEqual({
+      columns: columns('email', 'password', 'password_plaintext', 'password_type', 'password_hash_md5', 'username'),
+      rows: [['jdoe@acme-corp.example', 'W*********!', 'W*********!', 'plaintext', '5f4dcc3b5aa765d61d8327deb882cf99', 'jdoe77']],
+    });
+  });
+
+  it('hidden: every password column but password_type is gone, and salt', () => {
+    expect(table(RECORD_WITH_SECRETS, 'hidden')).toStrictEqual({
+      columns: columns('email', 'password_type', 'username'),
+      rows: [['jdoe@acme-corp.example', 'plaintext', 'jdoe77']],
+    });
+  });
+
+  it.each([
+    ['abcd', 'a**d'],
+    ['abc', '***'],
+    ['ab', '**'],
+    ['a', '*'],
+    ['', ''],
+    ['pässwörd', 'p******d'],
+    // A character outside the BMP is one character, never split into halves.
+    ['😀secret😀', '😀******😀'],
+    ['😀ab', '***'],
+    [12345678, '1******8'],
+    [null, null],
+    [['hunter22', 'abc'], ['h******2', '***']],
+  ])('masked: %j → %j', (password, expected) => {
+    const { rows } = table({ password, password_plaintext: password }, 'masked');
+    expect(rows).toStrictEqual([[expected, expected]]);
+  });
+
+  it('password_type stays in every mode', () => {
+    for (const mode of ['plaintext', 'masked', 'hidden'] as const) {
+      expect(table({ password_type: 'bcrypt' }, mode)).toStrictEqual({ columns: columns('password_type'), rows: [['bcrypt']] });
+    }
+  });
+});
+
 describe('toIndicator (RELAY.md §6 Indicator)', () => {
   const siteRef = (url: string) => ({ source_name: 'Spycloud', description: 'Hobbyist discussion forum', url });
   const catalogRef = {
@@ -355,7 +450,7 @@ describe('bundle (RELAY.md §5 answer, §6 Relationship)', () => {
   const REQUEST_TIME = '2024-01-01T12:00:00.000000Z';
   const context = () => {
     let n = 0;
-    return { newId: () => `id-${++n}`, requestTime: REQUEST_TIME };
+    return { newId: () => `id-${++n}`, requestTime: REQUEST_TIME, passwordDisplay: 'plaintext' as const };
   };
   const catalog = (id: number, extra: Record<string, unknown> = {}): Catalog =>
     ({ id, uuid: `uuid-${id}`, title: `Breach ${id}`, spycloud_publish_date: '2020-01-01T00:00:00Z', ...extra });
@@ -475,7 +570,7 @@ describe('ids that are not strings or numbers (hostile SpyCloud answers)', () =>
   it('are left out of a sighting, never stringified', () => {
     const record: BreachRecord = { document_id: hostile, source_id: { a: 1 }, infected_machine_id: 'm-1' };
     const catalog: Catalog = { id: 7, uuid: hostile, title: 'T' };
-    const sighting = toSighting({ record, catalog, observable, observedAt: '2024-01-01T00:00:00.000000Z', id: 'x' });
+    const sighting = toSighting({ record, catalog, observable, observedAt: '2024-01-01T00:00:00.000000Z', id: 'x', passwordDisplay: 'plaintext' });
     expect(sighting.external_ids).toEqual(['m-1']);
     expect('source_uri' in sighting).toBe(false);
   });
@@ -488,7 +583,7 @@ describe('ids that are not strings or numbers (hostile SpyCloud answers)', () =>
 
   it('give no catalog and no warning in a bundle', () => {
     const findings: Findings[] = [{ observable, records: [{ source_id: hostile }, { source_id: { a: 1 } }], catalogs: new Map() }];
-    const { data, warnings } = bundle(findings, { newId: () => 'id', requestTime: '2024-01-01T00:00:00.000000Z' });
+    const { data, warnings } = bundle(findings, { newId: () => 'id', requestTime: '2024-01-01T00:00:00.000000Z', passwordDisplay: 'masked' });
     expect((data.sightings as { count: number }).count).toBe(2);
     expect(data.indicators).toBeUndefined();
     expect(warnings).toEqual([]);

@@ -2,6 +2,7 @@
 // stand-in, real RS256 token, the relay on a real port.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
+import { hiddenAnswer, maskedAnswer, passwordsOf } from './support/passwords.js';
 import { catalogCalls, EXAMPLE_EMAIL } from './support/spycloud.js';
 import { API_KEY, startXdrWorld, type XdrWorld } from './support/xdr.js';
 
@@ -32,10 +33,10 @@ function labelRandomIds(answer: any) {
   return answer;
 }
 
-describe('worked example (RELAY.md §6)', () => {
+describe('worked example (RELAY.md §6), PASSWORD_DISPLAY=plaintext', () => {
   let world: XdrWorld;
   beforeAll(async () => {
-    world = await startXdrWorld();
+    world = await startXdrWorld({ PASSWORD_DISPLAY: 'plaintext' });
   });
   afterAll(() => world.close());
 
@@ -65,6 +66,41 @@ describe('worked example (RELAY.md §6)', () => {
     const { body } = await world.relay.post('/health', undefined, await world.auth());
     expect(body).toEqual({ data: { status: 'ok' } });
     expect(world.spycloud.seen.at(-1)?.url).toBe('/watchlist/example.org');
+  });
+});
+
+describe('worked example in the other password display modes (RELAY.md §6)', () => {
+  const PASSWORDS = passwordsOf(fixture('spycloud-breach-data-emails.json'));
+
+  it.each([
+    ['by default, masked', {}, maskedAnswer],
+    ['PASSWORD_DISPLAY=masked', { PASSWORD_DISPLAY: 'masked' }, maskedAnswer],
+    ['PASSWORD_DISPLAY=hidden', { PASSWORD_DISPLAY: 'hidden' }, hiddenAnswer],
+  ])('%s: the same answer with its passwords shown that way, and none in plaintext', async (_case, env, expected) => {
+    const world = await startXdrWorld(env);
+    try {
+      const { body } = await world.relay.post('/observe/observables', fixture('request-observe.json'), await world.auth());
+      const text = JSON.stringify(body);
+      expect(PASSWORDS.length).toBeGreaterThan(0);
+      for (const password of PASSWORDS) expect(text).not.toContain(password);
+      // The kind of password is still there for the analyst.
+      expect(text).toContain('"password_type"');
+      expect(labelRandomIds(body)).toEqual(expected(fixture('expected-observe-response.json')));
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('the masked example really differs from the plaintext one where §6 says', () => {
+    const plaintext = fixture('expected-observe-response.json');
+    const masked = maskedAnswer(plaintext);
+    const passwordRow = (answer: any) => answer.data.sightings.docs.map((s: any) => {
+      const n = s.data.columns.findIndex((c: { name: string }) => c.name === 'password_plaintext');
+      return n < 0 ? undefined : s.data.rows[0][n];
+    });
+    // Newest first: the infostealer record, the forum's bcrypt one, the combolist, the forum's oldest.
+    expect(passwordRow(plaintext)).toEqual(['Winter2023!', undefined, 'acme1234', undefined]);
+    expect(passwordRow(masked)).toEqual(['W*********!', undefined, 'a******4', undefined]);
   });
 });
 

@@ -108,7 +108,8 @@ describe('one answer is bounded (finding 1)', () => {
     const pauses: number[] = [];
     let mapped = 0;
     const scope = { arrivedAt: Date.now(), deadline: Date.now() + 10_000, budgetMs: 10_000, upstreamCalls: 0, heldBytes: 0 };
-    const result = await enrich(emails(4).map((value) => ({ type: 'email', value })), { apiKey: API_KEY, entitiesLimit: 100, tenant: 't' }, scope, {
+    const tenant = { apiKey: API_KEY, entitiesLimit: 100, passwordDisplay: 'masked' as const, tenant: 't' };
+    const result = await enrich(emails(4).map((value) => ({ type: 'email' as const, value })), tenant, scope, {
       spycloud: client,
       newId: () => `id-${mapped++}`,
       now: Date.now,

@@ -398,11 +398,17 @@ describe('template.yaml (SAM)', () => {
   it('maps its parameters onto the relay\'s variables, the secret hidden and long enough', () => {
     expect(field('SECRET_KEY')).toBe('!Ref SecretKey');
     expect(field('CTR_ENTITIES_LIMIT')).toBe('!Ref EntitiesLimit');
+    expect(field('PASSWORD_DISPLAY')).toBe('!Ref PasswordDisplay');
     expect(field('LOG_LEVEL')).toBe('!Ref LogLevel');
     expect(field('NoEcho', 'SecretKey:')).toBe('true');
     expect(field('MinLength', 'SecretKey:')).toBe('32');
     expect(field('MinValue', 'EntitiesLimit:')).toBe('1');
     expect(field('AllowedValues', 'LogLevel:')).toBe(`[${LOG_LEVELS.join(', ')}]`);
+    // Every value the template allows is one the relay starts with; masked is the default of both.
+    expect(field('Default', 'PasswordDisplay:')).toBe('masked');
+    for (const mode of field('AllowedValues', 'PasswordDisplay:')?.slice(1, -1).split(', ') ?? []) {
+      expect(loadConfig({ PASSWORD_DISPLAY: mode }).passwordDisplay).toBe(mode);
+    }
   });
 
   it('serves an HTTP API and outputs the relay URL', () => {

@@ -96,7 +96,7 @@ describe('unknown paths and wrong methods', () => {
 
 describe('/observe/observables body (RELAY.md §5)', () => {
   it.each([
-    ['no supported type', [{ type: 'sha256', value: 'ab'.repeat(32) }, { type: 'domain', value: 'example.com' }]],
+    ['no supported type', [{ type: 'sha256', value: 'ab'.repeat(32) }, { type: 'url', value: 'https://example.com/' }]],
     ['an empty list', []],
   ])('%s: {"data": {}} without authentication or SpyCloud', async (_case, body) => {
     world.spycloud.seen.length = 0;

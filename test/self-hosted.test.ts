@@ -4,6 +4,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
+import { maskedAnswer } from './support/passwords.js';
 import { startRelay, type TestRelay } from './support/relay.js';
 import { EXAMPLE_EMAIL, startExampleSpyCloud } from './support/spycloud.js';
 import { json, startStandIn, type StandIn } from './support/stand-in.js';
@@ -56,12 +57,18 @@ afterAll(async () => {
 });
 
 describe('self-hosted mode (SECRET_KEY, HS256)', () => {
-  it('enriches the worked example with a good HS256 token that carries only the key', async () => {
+  it('enriches the worked example, passwords masked, with a good HS256 token that carries only the key', async () => {
     const { status, body } = await relay.post('/observe/observables', fixture('request-observe.json'), bearer(await hs256({ key: API_KEY }, SECRET)));
     expect(status).toBe(200);
-    expect(labelled(body)).toEqual(fixture('expected-observe-response.json'));
+    expect(labelled(body)).toEqual(maskedAnswer(fixture('expected-observe-response.json')));
     const records = spycloud.seen.find((s) => s.path.startsWith('/breach/data/emails/'));
     expect(records?.headers['x-api-key']).toBe(API_KEY);
+  });
+
+  it('shows the passwords in plaintext to a token whose PASSWORD_DISPLAY claim asks for it', async () => {
+    const token = await hs256({ key: API_KEY, PASSWORD_DISPLAY: 'plaintext' }, SECRET);
+    const { body } = await relay.post('/observe/observables', fixture('request-observe.json'), bearer(token));
+    expect(labelled(body)).toEqual(fixture('expected-observe-response.json'));
   });
 
   it('answers a health check with the same token', async () => {

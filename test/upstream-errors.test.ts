@@ -70,8 +70,6 @@ describe.each(ENDPOINTS)('SpyCloud errors on $path', (endpoint) => {
       fatal('too many requests', 'Too many requests have been made to Spycloud. Please, try again later.'), 3],
     ['429 quota', json({ message: 'Limit Exceeded' }, 429, { 'x-amzn-ErrorType': 'LimitExceededException' }),
       fatal('too many requests', 'The monthly SpyCloud API quota of this key is exhausted. Contact SpyCloud to raise it.'), 1],
-    ['422', json({ message: 'query too broad' }, 422),
-      fatal('invalid argument', 'SpyCloud cannot answer a query this broad. Narrow it, for example to a full email address.'), 1],
     ['418 with a message', json({ message: 'I am a teapot today' }, 418), fatal('unknown', 'Unexpected answer from SpyCloud: HTTP 418 I am a teapot today.'), 1],
     ['418 with a message over 200 characters', json({ message: LONG }, 418), fatal('unknown', `Unexpected answer from SpyCloud: HTTP 418 ${LONG.slice(0, 200)}.`), 1],
     ['502, after retries', json('<html>bad gateway</html>', 502, { 'content-type': 'text/html' }),
@@ -89,6 +87,13 @@ describe.each(ENDPOINTS)('SpyCloud errors on $path', (endpoint) => {
     expect(body).toEqual(expected);
     expect(upstreamCalls()).toBe(calls);
     expect(world.spycloud.seen.every((s) => s.headers['x-api-key'] === API_KEY)).toBe(true);
+  });
+
+  it('422: fatal for a health check, a warning for that observable when enriching', async () => {
+    world.spycloud.route(endpoint.upstream, json({ message: 'query too broad' }, 422));
+    const message = 'SpyCloud cannot answer a query this broad. Narrow it, for example to a full email address.';
+    expect(await call(world, endpoint)).toEqual({ errors: [{ type: endpoint === HEALTH ? 'fatal' : 'warning', code: 'invalid argument', message }] });
+    expect(upstreamCalls()).toBe(1);
   });
 
   it('a connection reset on every try: could not be reached, after retries', async () => {
@@ -291,12 +296,12 @@ describe('budget and odd values (RELAY.md §4.1, §4.3)', () => {
     })));
   });
 
-  it.each([['.', '%2E'], ['..', '%2E%2E']])('an email of %j stays one path segment (%s), never a dot segment', async (email, spelled) => {
-    world.spycloud.route('/breach/data/emails/*', NO_RESULTS);
+  it.each([['.', '%2E'], ['..', '%2E%2E']])('a user of %j stays one path segment (%s), never a dot segment', async (user, spelled) => {
+    world.spycloud.route('/breach/data/usernames/*', NO_RESULTS);
     world.spycloud.seen.length = 0;
-    const answer = await world.relay.post('/observe/observables', [{ type: 'email', value: email }], await world.auth());
+    const answer = await world.relay.post('/observe/observables', [{ type: 'user', value: user }], await world.auth());
     expect(answer.body).toEqual({ data: {} });
-    expect(world.spycloud.seen.map((s) => s.url)).toEqual([`/breach/data/emails/${spelled}`]);
+    expect(world.spycloud.seen.map((s) => s.url)).toEqual([`/breach/data/usernames/${spelled}`]);
   });
 
   it('a value with a lone surrogate is an invalid argument, before SpyCloud is asked', async () => {

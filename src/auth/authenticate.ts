@@ -93,7 +93,7 @@ export function xdrAuthenticator(config: Config, jwks: JwksCache, now: () => num
     if (!audiences.some((aud) => typeof aud === 'string' && sameUrlForm(aud) === root)) {
       throw authError(MSG.audience);
     }
-    return tenantFromClaims(claims, config.entitiesLimit, now());
+    return tenantFromClaims(claims, config.entitiesLimit, now(), config.passwordDisplay);
   };
 }
 
@@ -103,6 +103,6 @@ export function selfHostedAuthenticator(config: Config, secretKey: string, now: 
     const token = bearerToken(authorization);
     const { claims } = decode(token);
     await verifySignature(token, secret, 'HS256', MSG.signature);
-    return tenantFromClaims(claims, config.entitiesLimit, now());
+    return tenantFromClaims(claims, config.entitiesLimit, now(), config.passwordDisplay);
   };
 }

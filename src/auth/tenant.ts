@@ -2,12 +2,15 @@
 // the entities limit). Shared by both authentication modes.
 import { createHash } from 'node:crypto';
 import { authError } from '../errors.js';
+import { DEFAULT_PASSWORD_DISPLAY, passwordDisplayOf, type PasswordDisplay } from '../password-display.js';
 
 export interface TenantContext {
   /** The SpyCloud API key, trimmed; never logged. */
   apiKey: string;
   /** Entities kept per observable for this request. */
   entitiesLimit: number;
+  /** How this request shows breach record passwords. */
+  passwordDisplay: PasswordDisplay;
   /** First 12 hex characters of SHA-256(apiKey): lets operators follow a tenant in logs. */
   tenant: string;
 }
@@ -25,7 +28,18 @@ function positiveInteger(value: unknown): number | undefined {
   return typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : undefined;
 }
 
-export function tenantFromClaims(claims: Record<string, unknown>, defaultLimit: number, nowMs: number): TenantContext {
+/**
+ * An empty claim (an optional XDR field left blank) leaves the relay's setting; a claim
+ * naming no known mode asked for something unknown, so it gets the safe default.
+ */
+function passwordDisplayClaim(claim: unknown, fallback: PasswordDisplay): PasswordDisplay {
+  if (claim === undefined || claim === null || (typeof claim === 'string' && claim.trim() === '')) return fallback;
+  return passwordDisplayOf(claim) ?? DEFAULT_PASSWORD_DISPLAY;
+}
+
+export function tenantFromClaims(
+  claims: Record<string, unknown>, defaultLimit: number, nowMs: number, defaultPasswordDisplay: PasswordDisplay,
+): TenantContext {
   const { key } = claims;
   if (typeof key !== 'string' || key.trim() === '') throw authError('Wrong JWT payload structure');
   const apiKey = key.trim();
@@ -40,6 +54,7 @@ export function tenantFromClaims(claims: Record<string, unknown>, defaultLimit: 
   return {
     apiKey,
     entitiesLimit: Math.min(positiveInteger(claims.CTR_ENTITIES_LIMIT) ?? defaultLimit, MAX_ENTITIES_LIMIT),
+    passwordDisplay: passwordDisplayClaim(claims.PASSWORD_DISPLAY, defaultPasswordDisplay),
     tenant: tenantId(apiKey),
   };
 }

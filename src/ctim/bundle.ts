@@ -2,6 +2,7 @@
 // (RELAY.md §5, §6). Pure: ids and the request time are handed in.
 import type { ErrorDoc } from '../errors.js';
 import type { Observable } from '../observe.js';
+import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, CatalogLookup } from '../spycloud/types.js';
 import { toIndicator, type Indicator } from './indicator.js';
 import { toRelationship, type Relationship } from './relationship.js';
@@ -20,6 +21,7 @@ export interface BundleContext {
   newId: () => string;
   /** CTIM time of the request: the observed time of a record with no date anywhere. */
   requestTime: string;
+  passwordDisplay: PasswordDisplay;
 }
 
 const docs = <T>(items: T[]) => ({ count: items.length, docs: items });
@@ -55,7 +57,7 @@ export class AnswerBuilder {
           : { type: 'warning', code: 'not found', message: `SpyCloud did not return results for ${catalogId}` });
       }
       const observedAt = ctimTime(record.spycloud_publish_date) ?? ctimTime(catalog?.spycloud_publish_date) ?? context.requestTime;
-      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId() });
+      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
       this.sightings.push(sighting);
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);

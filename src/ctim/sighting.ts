@@ -1,5 +1,6 @@
 // Breach record (+ its catalog) → CTIM Sighting (RELAY.md §6). Pure.
 import type { Observable } from '../observe.js';
+import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { SCHEMA_VERSION, catalogUri, idText, isDefined, isPresent } from './common.js';
 
@@ -29,8 +30,30 @@ export function siteHost(site: string): string {
   }
 }
 
-export function recordTable(record: BreachRecord) {
-  const fields = Object.entries(record).filter(([name]) => !NOT_IN_TABLE.has(name));
+/** Columns `masked` shows with their middle starred out. */
+const MASKED_COLUMNS = new Set(['password', 'password_plaintext']);
+
+/** First and last character kept, every other one `*`; 3 characters or fewer: all `*`. Arrays stay arrays. */
+function masked(value: unknown): unknown {
+  if (value === null) return null;
+  if (Array.isArray(value)) return value.map(masked);
+  const chars = Array.from(typeof value === 'string' ? value : (JSON.stringify(value) ?? ''));
+  if (chars.length <= 3) return '*'.repeat(chars.length);
+  return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars.at(-1)}`;
+}
+
+/** `salt` only helps crack a hash; `hidden` drops every password column but its type. */
+function isShown(column: string, display: PasswordDisplay): boolean {
+  const name = column.toLowerCase();
+  if (display === 'plaintext') return true;
+  if (name === 'salt') return false;
+  return display === 'masked' || name === 'password_type' || !name.startsWith('password');
+}
+
+export function recordTable(record: BreachRecord, display: PasswordDisplay) {
+  const fields = Object.entries(record)
+    .filter(([name]) => !NOT_IN_TABLE.has(name) && isShown(name, display))
+    .map(([name, value]) => [name, display === 'masked' && MASKED_COLUMNS.has(name.toLowerCase()) ? masked(value) : value] as const);
   return {
     columns: fields.map(([name]) => ({ name, type: 'string' })),
     rows: [fields.map(([, value]) => value)],
@@ -44,11 +67,19 @@ export interface SightingInput {
   /** Already in CTIM form: the record's, its catalog's, or the request's time. */
   observedAt: string;
   id: string;
+  passwordDisplay: PasswordDisplay;
 }
 
-export function toSighting({ record, catalog, observable, observedAt, id }: SightingInput) {
+/** Whose account the record is: its email when it has one, else what was asked about. */
+function target(record: BreachRecord, queried: Observable): Observable {
+  const { email } = record;
+  return queried.type !== 'email' && typeof email === 'string' && email !== '' ? { type: 'email', value: email } : queried;
+}
+
+export function toSighting({ record, catalog, observable, observedAt, id, passwordDisplay }: SightingInput) {
   const observables = [{ type: observable.type, value: observable.value }];
   const observedTime = { start_time: observedAt, end_time: observedAt };
+  const targeted = target(record, observables[0] as Observable);
   const site = catalog?.site;
   const externalIds = [record.document_id, record.source_id, record.infected_machine_id].map(idText).filter(isDefined);
   const uri = catalogUri(catalog);
@@ -63,7 +94,7 @@ export function toSighting({ record, catalog, observable, observedAt, id }: Sigh
     count: record.sighting ? record.sighting : 1,
     observables,
     observed_time: observedTime,
-    targets: [{ type: observable.type, observables, observed_time: observedTime }],
+    targets: [{ type: targeted.type, observables: [targeted], observed_time: observedTime }],
     severity: severity(record, catalog),
     description: isPresent(catalog?.title) ? `Present in ${String(catalog?.title)}` : 'Present in breach',
     ...(uri === undefined ? {} : { source_uri: uri }),
@@ -76,7 +107,7 @@ export function toSighting({ record, catalog, observable, observedAt, id }: Sigh
           related: { type: 'domain', value: siteHost(site) },
         }]
       : [],
-    data: recordTable(record),
+    data: recordTable(record, passwordDisplay),
   };
 }
 

@@ -1,7 +1,8 @@
 // The SpyCloud Employee ATO Prevention calls the relay makes (RELAY.md §4.1):
-// breach records of an email (all pages), catalogs (batched, cached), health.
+// breach records of an observable (all pages), catalogs (batched, cached), health.
 // Knows nothing of CTIM.
 import { RelayError } from '../errors.js';
+import type { ObservableType, SupportedObservable } from '../observe.js';
 import type { CatalogStore } from './catalog-store.js';
 import type { SpyCloudTransport } from './transport.js';
 import type { BreachRecord, CatalogLookup, Page, RequestScope } from './types.js';
@@ -9,6 +10,15 @@ import { endsTheRequest, unexpectedBody, type UpstreamAnswer } from './upstream-
 
 /** SpyCloud answers at most this many catalog ids in one comma-delimited call. */
 const CATALOG_IDS_PER_CALL = 10;
+
+/** Where SpyCloud keeps the breach records of each observable type. */
+const RECORDS_PATH: Readonly<Record<ObservableType, string>> = {
+  email: '/breach/data/emails/',
+  domain: '/breach/data/domains/',
+  ip: '/breach/data/ips/',
+  ipv6: '/breach/data/ips/',
+  user: '/breach/data/usernames/',
+};
 
 export interface Caller {
   apiKey: string;
@@ -51,13 +61,14 @@ export class SpyCloudClient {
     await this.transport.get(`/watchlist/${segment('example.org')}`, caller.apiKey, caller.scope);
   }
 
-  /** Every breach record of `email`, following cursors up to the page limit, in SpyCloud's order. */
-  async breachRecords(email: string, caller: Caller): Promise<BreachRecord[]> {
+  /** Every breach record of `observable`, following cursors up to the page limit, in SpyCloud's order. */
+  async breachRecords(observable: SupportedObservable, caller: Caller): Promise<BreachRecord[]> {
+    const path = RECORDS_PATH[observable.type] + segment(observable.value);
     const records: BreachRecord[] = [];
     let cursor = '';
     for (let pages = 0; pages < this.maxPages; pages++) {
       const query = cursor === '' ? '' : `?cursor=${encodeURIComponent(cursor)}`;
-      const answer = page(await this.transport.get(`/breach/data/emails/${segment(email)}${query}`, caller.apiKey, caller.scope));
+      const answer = page(await this.transport.get(path + query, caller.apiKey, caller.scope));
       // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
       for (const record of answer.results) records.push(record);
       cursor = answer.cursor;
