@@ -9,6 +9,10 @@ import { envelope, invalidPayload, RelayError, toRelayError, type ErrorDoc } fro
 import { parseObservables, supportedObservables } from './observe.js';
 import type { SpyCloudClient } from './spycloud/client.js';
 import type { RequestScope } from './spycloud/types.js';
+import type { CacheOutcome } from './tiles/cache.js';
+import type { Dashboard } from './tiles/dashboard.js';
+import { TILES } from './tiles/definitions.js';
+import { parseTileDataRequest, parseTileRequest } from './tiles/request.js';
 
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -17,6 +21,7 @@ export interface AppDeps {
   version: string;
   authenticate: Authenticate;
   spycloud: SpyCloudClient;
+  dashboard: Dashboard;
   logger: Logger;
   newId: () => string;
   now: () => number;
@@ -33,6 +38,9 @@ interface RequestFacts {
   tenant?: string;
   scope?: RequestScope;
   error?: ErrorDoc;
+  tile?: string;
+  period?: string;
+  tilesCache?: CacheOutcome;
 }
 
 type Env = { Variables: { facts: RequestFacts } };
@@ -42,6 +50,9 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/observe/observables': 'POST',
   '/version': 'POST',
   '/watchdog': 'GET',
+  '/tiles': 'POST',
+  '/tiles/tile': 'POST',
+  '/tiles/tile-data': 'POST',
 };
 
 /** `<scheme>://<host>[:port]` the client called, from X-Forwarded-* only when the proxy is trusted. */
@@ -124,6 +135,9 @@ export function createApp(deps: AppDeps) {
       types: facts.types,
       upstream_calls: facts.scope?.upstreamCalls,
       tenant: facts.tenant,
+      tile: facts.tile,
+      period: facts.period,
+      tiles_cache: facts.tilesCache,
       error: facts.error,
     };
     if (facts.error?.type === 'fatal') logger.warn(line, 'request failed');
@@ -167,6 +181,37 @@ export function createApp(deps: AppDeps) {
     if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
     facts.error = result.errors.at(-1);
     return c.json(envelope(result.data, result.errors));
+  });
+
+  const tenantOf = async (c: Context<Env>) => {
+    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+    c.get('facts').tenant = tenant.tenant;
+    return tenant;
+  };
+
+  // Dashboard tiles (§9): authenticated like /health, even for the fixed tile list.
+  app.post('/tiles', async (c) => {
+    await tenantOf(c);
+    return c.json({ data: TILES });
+  });
+
+  app.post('/tiles/tile', async (c) => {
+    await tenantOf(c);
+    const tile = parseTileRequest(await readBody(c.req.raw));
+    c.get('facts').tile = tile.id;
+    return c.json({ data: tile });
+  });
+
+  app.post('/tiles/tile-data', async (c) => {
+    const tenant = await tenantOf(c);
+    const { tile, period } = parseTileDataRequest(await readBody(c.req.raw));
+    const facts = c.get('facts');
+    facts.tile = tile.id;
+    facts.period = period;
+    const answer = await deps.dashboard.tileData(tile, period, { apiKey: tenant.apiKey, scope: scopeFor(c) });
+    facts.tilesCache = answer.outcome;
+    facts.error = answer.errors.at(-1);
+    return c.json(envelope(answer.data, answer.errors));
   });
 
   for (const [path, method] of Object.entries(ROUTES)) {

@@ -28,6 +28,10 @@ export interface Config {
   spycloudMaxConcurrency: number;
   requestBudgetMs: number;
   catalogCacheTtlS: number;
+  /** Lifetime of a tenant's tile aggregates per period (0: never cached, concurrent reads still shared). */
+  tilesCacheTtlS: number;
+  /** Watchlist pages read for one period's tiles. */
+  tilesMaxPages: number;
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -136,6 +140,8 @@ export function loadConfig(env: Env = process.env): Config {
     spycloudMaxConcurrency: integer(env, 'SPYCLOUD_MAX_CONCURRENCY', 8, 1),
     requestBudgetMs: integer(env, 'REQUEST_BUDGET_MS', 25_000, 1),
     catalogCacheTtlS: integer(env, 'CATALOG_CACHE_TTL_S', 3_600, 0),
+    tilesCacheTtlS: integer(env, 'TILES_CACHE_TTL_S', 300, 0),
+    tilesMaxPages: integer(env, 'TILES_MAX_PAGES', 20, 1),
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,

@@ -13,6 +13,7 @@ import { CatalogStore } from './spycloud/catalog-store.js';
 import { SpyCloudClient } from './spycloud/client.js';
 import { KeyLimiter } from './spycloud/key-limiter.js';
 import { SpyCloudTransport } from './spycloud/transport.js';
+import { Dashboard } from './tiles/dashboard.js';
 
 export const packageVersion = (): string =>
   (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -66,6 +67,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     version,
     authenticate,
     spycloud,
+    dashboard: new Dashboard(spycloud, { cacheTtlS: config.tilesCacheTtlS, maxPages: config.tilesMaxPages }, now),
     logger: options.logger ?? createLogger(config.logLevel),
     newId: options.newId ?? randomUUID,
     now,
