@@ -1,6 +1,7 @@
 // Dashboard tiles (RELAY.md §9), end to end: the relay on a real port, its clock
 // injected, SpyCloud's watchlist played by a stand-in whose pages hold records
 // inside and outside the window.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { json, type Handler, type Seen } from './support/stand-in.js';
 import { catalogs } from './support/spycloud.js';
@@ -533,6 +534,21 @@ describe('logs', () => {
     const raw = w.relay.logs.join('');
     for (const secret of [API_KEY, 'alice', 'acme.example', 'carol77', 'Forum', (await w.auth()).authorization.slice(7, 60)]) {
       expect(raw).not.toContain(secret);
+    }
+  });
+});
+
+describe('module_type.json and module_type.self-hosted.json', () => {
+  it.each(['module_type.json', 'module_type.self-hosted.json'])('%s offers the tiles, and the relay serves every API it lists', async (file) => {
+    const moduleType = JSON.parse(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'));
+    expect(moduleType.capabilities.map((c: any) => c.id)).toContain('tiles');
+    const apis: string[] = moduleType.properties['supported-apis'];
+    expect(apis).toEqual(expect.arrayContaining(['tiles', 'tiles/tile', 'tiles/tile-data']));
+    const { w } = await tiles();
+    for (const api of apis) {
+      const { status, body } = await w.relay.post(`/${api}`, api === 'observe/observables' ? [] : { tile_id: 'spycloud-exposure', period: 'last_7_days' }, await w.auth());
+      expect(status, api).toBe(200);
+      expect(body.errors, api).toBeUndefined();
     }
   });
 });
