@@ -18,7 +18,7 @@ const OTHER_KEY = 'sc-other-key-9f3a';
 const TILE_IDS = ['spycloud-exposure', 'spycloud-severity', 'spycloud-timeline', 'spycloud-top-breaches', 'spycloud-top-identities'];
 const PERIODS = ['last_24_hours', 'last_7_days', 'last_30_days', 'last_90_days'];
 
-/** Two pages; five records inside the 7-day window, four outside it or without a date. */
+/** Two pages; five records inside the 7-day window, seven outside it or without a date. */
 const WEEK = [
   [
     watchRecord({ at: '2026-03-15T14:30:00Z', email: 'Alice@Acme.example', severity: 30, source: 100, machine: 'm1', passwordType: 'plaintext' }),
@@ -32,6 +32,9 @@ const WEEK = [
     watchRecord({ at: '2026-03-12T08:00:00+02:00', email: 'bob@acme.example', severity: 26, source: 300, machine: 'm2' }),
     watchRecord({ at: '2026-03-15T14:30:01Z', email: 'eve@acme.example', severity: 30, source: 400 }), // after now
     watchRecord({ email: 'frank@acme.example', severity: 30, source: 400 }), // no publish date
+    watchRecord({ at: '2026-03-10T24:00:00Z', email: 'frank@acme.example', severity: 30, source: 400 }), // no such time
+    watchRecord({ at: '2026-03-12T10:60:00Z', email: 'frank@acme.example', severity: 30, source: 400 }), // nor this
+    watchRecord({ at: '2026-02-37T10:00:00Z', email: 'frank@acme.example', severity: 30, source: 400 }), // nor this day
   ],
 ];
 

@@ -49,9 +49,22 @@ export interface TileAggregate {
 
 const noLevels = (): LevelCounts => ({ Critical: 0, High: 0, Medium: 0, Low: 0, Unknown: 0 });
 
+const CANONICAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
+
 /** `spycloud_publish_date` in epoch ms, or undefined when it is not a time. */
 export function publishedAt(record: BreachRecord): number | undefined {
-  const time = ctimTime(record.spycloud_publish_date);
+  const value = record.spycloud_publish_date;
+  // SpyCloud's usual form is read without building strings: a period holds up to 20,000 records.
+  const match = typeof value === 'string' ? CANONICAL_TIME.exec(value) : null;
+  if (match !== null) {
+    const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+    const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+    const date = new Date(ms);
+    // Anything Date.UTC rolled over (Feb 30, 24:00) or read otherwise (years 0–99) goes the long way.
+    if (hour < 24 && minute < 60 && second < 60 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1
+      && date.getUTCDate() === day) return ms;
+  }
+  const time = ctimTime(value);
   return time === undefined ? undefined : Date.parse(`${time.slice(0, 23)}Z`);
 }
 
