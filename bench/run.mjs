@@ -11,6 +11,7 @@ import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { processStats, startRelayProcess } from './relay-process.mjs';
+import { tilesBench } from './tiles.mjs';
 import { breachWorld, forkSpyCloud, startJwksHost } from './world.mjs';
 
 const API_KEY = 'bench-spycloud-key-0001';
@@ -250,6 +251,9 @@ async function main() {
     verdict(throughput >= 175 && p99 <= 4 * L && failed === 0,
       `load >= 175 enrichments/s (${throughput.toFixed(1)}), p99 <= 4 × L = ${4 * L} ms (${ms(p99)}), 0 failures (${failed})`);
     verdict(peakRss !== undefined && peakRss <= 150, `relay RSS <= 150 MB (${mb(peakRss)})`);
+
+    // Dashboard tiles (issue 9), on a relay process of their own.
+    await tilesBench({ latencyMs: L, jwks, agent });
   } finally {
     await relay?.stop();
     await Promise.all([agent.close(), spycloud?.close(), jwks?.close()]);
