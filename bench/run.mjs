@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { processStats, startRelayProcess } from './relay-process.mjs';
 import { fairness } from './fairness.mjs';
+import { tilesBench } from './tiles.mjs';
 import { breachWorld, forkSpyCloud, startJwksHost } from './world.mjs';
 
 const API_KEY = 'bench-spycloud-key-0001';
@@ -255,6 +256,8 @@ async function main() {
     const fair = await fairness({ latencyMs: L });
     console.log('\ntargets (issue 7):');
     for (const [pass, text] of fair) verdict(pass, text);
+    // Dashboard tiles (issue 9), on a relay process of their own.
+    await tilesBench({ latencyMs: L, jwks, agent });
   } finally {
     await relay?.stop();
     await Promise.all([agent.close(), spycloud?.close(), jwks?.close()]);

@@ -11,6 +11,10 @@ import { parseObservables, supportedObservables } from './observe.js';
 import type { AnswerBytes } from './spycloud/answer-bytes.js';
 import type { SpyCloudClient } from './spycloud/client.js';
 import type { RequestScope } from './spycloud/types.js';
+import type { CacheOutcome } from './tiles/cache.js';
+import type { Dashboard } from './tiles/dashboard.js';
+import { TILES } from './tiles/definitions.js';
+import { parseTileDataRequest, parseTileRequest } from './tiles/request.js';
 
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -21,6 +25,7 @@ export interface AppDeps {
   spycloud: SpyCloudClient;
   /** The relay-wide cap on SpyCloud answer bytes; a request's share is released when it has answered. */
   answerBytes: AnswerBytes;
+  dashboard: Dashboard;
   logger: Logger;
   newId: () => string;
   now: () => number;
@@ -40,6 +45,9 @@ interface RequestFacts {
   error?: ErrorDoc;
   /** Why authentication failed: the relay's own fixed texts (RELAY.md §3), safe to log. */
   authFailure?: string;
+  tile?: string;
+  period?: string;
+  tilesCache?: CacheOutcome;
 }
 
 type Env = { Variables: { facts: RequestFacts } };
@@ -49,6 +57,9 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/observe/observables': 'POST',
   '/version': 'POST',
   '/watchdog': 'GET',
+  '/tiles': 'POST',
+  '/tiles/tile': 'POST',
+  '/tiles/tile-data': 'POST',
 };
 
 /** `<scheme>://<host>[:port]` the client called, from X-Forwarded-* only when the proxy is trusted. */
@@ -152,6 +163,9 @@ export function createApp(deps: AppDeps) {
       upstream_calls: facts.scope?.upstreamCalls,
       upstream_status: facts.scope?.upstreamStatus,
       tenant: facts.tenant,
+      tile: facts.tile,
+      period: facts.period,
+      tiles_cache: facts.tilesCache,
       error: facts.error === undefined ? undefined : { type: facts.error.type, code: facts.error.code, reason: facts.authFailure },
     };
     if (facts.error?.type === 'fatal') logger.warn(line, 'request failed');
@@ -197,6 +211,37 @@ export function createApp(deps: AppDeps) {
     facts.error = result.errors.at(-1);
     // A large answer is written in slices, so other requests are served meanwhile.
     return c.body(await stringifyYielding(envelope(result.data, result.errors)), 200, { 'content-type': 'application/json' });
+  });
+
+  const tenantOf = async (c: Context<Env>) => {
+    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
+    c.get('facts').tenant = tenant.tenant;
+    return tenant;
+  };
+
+  // Dashboard tiles (§9): authenticated like /health, even for the fixed tile list.
+  app.post('/tiles', async (c) => {
+    await tenantOf(c);
+    return c.json({ data: TILES });
+  });
+
+  app.post('/tiles/tile', async (c) => {
+    await tenantOf(c);
+    const tile = parseTileRequest(await readBody(c.req.raw));
+    c.get('facts').tile = tile.id;
+    return c.json({ data: tile });
+  });
+
+  app.post('/tiles/tile-data', async (c) => {
+    const tenant = await tenantOf(c);
+    const { tile, period } = parseTileDataRequest(await readBody(c.req.raw));
+    const facts = c.get('facts');
+    facts.tile = tile.id;
+    facts.period = period;
+    const answer = await deps.dashboard.tileData(tile, period, { apiKey: tenant.apiKey, scope: scopeFor(c) });
+    facts.tilesCache = answer.outcome;
+    facts.error = answer.errors.at(-1);
+    return c.json(envelope(answer.data, answer.errors));
   });
 
   for (const [path, method] of Object.entries(ROUTES)) {

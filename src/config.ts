@@ -38,6 +38,10 @@ export interface Config {
   spycloudMaxBufferedBytes: number;
   /** Open upstream connections per origin (SpyCloud, each JWKS host), relay-wide. */
   spycloudMaxConnections: number;
+  /** Lifetime of a tenant's tile aggregates per period (0: never cached, concurrent reads still shared). */
+  tilesCacheTtlS: number;
+  /** Watchlist pages read for one period's tiles. */
+  tilesMaxPages: number;
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -159,6 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxSightingsPerAnswer: integer(env, 'MAX_SIGHTINGS_PER_ANSWER', 5_000, 1),
     spycloudMaxBufferedBytes: integer(env, 'SPYCLOUD_MAX_BUFFERED_MB', 256, 1, 1 << 20) * (1 << 20),
     spycloudMaxConnections: integer(env, 'SPYCLOUD_MAX_CONNECTIONS', 256, 1),
+    tilesCacheTtlS: integer(env, 'TILES_CACHE_TTL_S', 300, 0),
+    tilesMaxPages: integer(env, 'TILES_MAX_PAGES', 20, 1),
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,

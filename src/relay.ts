@@ -14,6 +14,7 @@ import { AnswerBytes } from './spycloud/answer-bytes.js';
 import { SpyCloudClient } from './spycloud/client.js';
 import { KeyLimiter } from './spycloud/key-limiter.js';
 import { SpyCloudTransport } from './spycloud/transport.js';
+import { Dashboard } from './tiles/dashboard.js';
 
 export const packageVersion = (): string =>
   (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -73,6 +74,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     authenticate,
     spycloud,
     answerBytes,
+    dashboard: new Dashboard(spycloud, { cacheTtlS: config.tilesCacheTtlS, maxPages: config.tilesMaxPages }, now),
     logger: options.logger ?? createLogger(config.logLevel),
     newId: options.newId ?? randomUUID,
     now,

@@ -14,6 +14,7 @@ import { startRelay, type TestRelay } from './support/relay.js';
 import { catalogCalls, EXAMPLE_EMAIL, startExampleSpyCloud } from './support/spycloud.js';
 import { json, startStandIn, type StandIn } from './support/stand-in.js';
 import { hs256, xdrSigner, type XdrSigner } from './support/tokens.js';
+import { WATCHLIST_PATH, watchlistPages, watchRecord } from './support/watchlist.js';
 import { API_KEY } from './support/xdr.js';
 
 const REST_DOMAIN = 'a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com';
@@ -179,6 +180,9 @@ function calls(auth: (urlRoot: string) => Promise<Record<string, string>>, urlRo
     authed('the worked example', { method: 'POST', path: '/observe/observables', body: OBSERVE }),
     authed('the worked example, path with a trailing slash', { method: 'POST', path: '/observe/observables/', body: OBSERVE }),
     authed('a health check', { method: 'POST', path: '/health' }),
+    authed('the dashboard tiles', { method: 'POST', path: '/tiles' }),
+    authed('one dashboard tile', { method: 'POST', path: '/tiles/tile', body: '{"tile_id":"spycloud-severity"}' }),
+    authed('an unknown tile period', { method: 'POST', path: '/tiles/tile-data', body: '{"tile_id":"spycloud-severity","period":"today"}' }),
     authed('a body that is not JSON', { method: 'POST', path: '/observe/observables', body: '[{"type": "email",' }),
     plain('no Authorization header', { method: 'POST', path: '/observe/observables', headers: JSON_HEADERS, body: OBSERVE }),
     plain('/version', { method: 'POST', path: '/version', headers: {} }),
@@ -186,6 +190,7 @@ function calls(auth: (urlRoot: string) => Promise<Record<string, string>>, urlRo
     plain('/watchdog without Health-Check', { method: 'GET', path: '/watchdog', headers: {} }),
     plain('an unknown path', { method: 'GET', path: '/observe/nothing', headers: {} }),
     plain('a known path with the wrong method', { method: 'GET', path: '/health', headers: {} }),
+    plain('a tile route with the wrong method', { method: 'GET', path: '/tiles/tile-data', headers: {} }),
   ];
 }
 
@@ -363,6 +368,40 @@ describe('the module', () => {
       };
       const body = JSON.parse((await invoke(lambda, payloadV2(FUNCTION_URL_DOMAIN, '$default', call, true))).body);
       expect(body.data.sightings.count).toBe(4);
+    } finally {
+      await spycloud.close();
+    }
+  });
+});
+
+describe('dashboard tiles on Lambda', () => {
+  it('a tile-data request reads the watchlist window of the injected clock and answers its figures', async () => {
+    const spycloud = await startStandIn({
+      [WATCHLIST_PATH]: watchlistPages([[
+        watchRecord({ at: '2026-11-23T11:00:00Z', email: 'a@acme.example', severity: 30 }),
+        watchRecord({ at: '2026-11-22T12:00:00Z', email: 'b@acme.example', severity: 2 }), // the window's start: outside
+      ], [
+        watchRecord({ at: '2026-11-22T12:00:01Z', email: 'b@acme.example', severity: 20 }),
+      ]]),
+    });
+    try {
+      const now = Date.UTC(2026, 10, 23, 12);
+      const lambda = createHandler(loadConfig({ SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET }), { logger: quietLogger().logger, now: () => now });
+      const call: Call = {
+        method: 'POST',
+        path: '/tiles/tile-data',
+        headers: { ...JSON_HEADERS, authorization: `Bearer ${await hs256({ key: API_KEY }, SECRET)}` },
+        body: JSON.stringify({ tile_id: 'spycloud-timeline', period: 'last_24_hours' }),
+      };
+      const body = JSON.parse((await invoke(lambda, restApi(REST_DOMAIN, 'dev', call))).body);
+      expect(spycloud.seen.map((s) => s.url)).toEqual([
+        `${WATCHLIST_PATH}?since=2026-11-22&until=2026-11-23`,
+        `${WATCHLIST_PATH}?since=2026-11-22&until=2026-11-23&cursor=page-1`,
+      ]);
+      expect(body.data.observed_time).toEqual({ start_time: '2026-11-22T12:00:00.000000Z', end_time: '2026-11-23T12:00:00.000000Z' });
+      expect(body.data.data).toHaveLength(25);
+      expect(body.data.data[0]).toMatchObject({ label: '2026-11-22 12:00', value: 1, values: [{ key: 'high', value: 1 }] });
+      expect(body.data.data[23]).toMatchObject({ label: '2026-11-23 11:00', value: 1, values: [{ key: 'critical', value: 1 }] });
     } finally {
       await spycloud.close();
     }

@@ -25,6 +25,12 @@ export interface Caller {
   scope: RequestScope;
 }
 
+export interface WatchlistRead {
+  records: BreachRecord[];
+  /** False when TILES_MAX_PAGES ran out before SpyCloud's last page. */
+  complete: boolean;
+}
+
 /** Every path value is ONE segment: an email may legally hold `/`, `?`, `#` or `%`. */
 const segment = (value: string): string =>
   // encodeURIComponent leaves dots alone; a segment of only dots must still name a value, not climb.
@@ -75,6 +81,26 @@ export class SpyCloudClient {
       if (cursor === '') break;
     }
     return records;
+  }
+
+  /**
+   * The watchlist records SpyCloud published from `since` to `until` (UTC dates,
+   * `YYYY-MM-DD`), following cursors up to `maxPages`; `complete` is false when
+   * pages were left unread.
+   */
+  async watchlistRecords(since: string, until: string, maxPages: number, caller: Caller): Promise<WatchlistRead> {
+    const records: BreachRecord[] = [];
+    const window = `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`;
+    let cursor = '';
+    for (let pages = 0; pages < maxPages; pages++) {
+      const query = cursor === '' ? window : `${window}&cursor=${encodeURIComponent(cursor)}`;
+      const answer = page(await this.transport.get(`/breach/data/watchlist?${query}`, caller.apiKey, caller.scope));
+      // One by one: spreading a page of many thousands of records as arguments overflows the stack.
+      for (const record of answer.results) records.push(record);
+      cursor = answer.cursor;
+      if (cursor === '') return { records, complete: true };
+    }
+    return { records, complete: false };
   }
 
   /**

@@ -1,0 +1,70 @@
+// One tile-data request (RELAY.md §9): the period's aggregate from the cache or
+// one shared read of the watchlist, then the tile's renderer.
+import type { ErrorDoc } from '../errors.js';
+import type { Caller, SpyCloudClient } from '../spycloud/client.js';
+import type { CatalogLookup } from '../spycloud/types.js';
+import { aggregate, type TileAggregate } from './aggregate.js';
+import { AggregateCache, type CacheOutcome } from './cache.js';
+import type { Period, Tile, TileId } from './definitions.js';
+import {
+  exposureMetrics, frame, severityBars, timelineBars, topBreachesTable, topIdentitiesTable, truncationWarning,
+} from './render.js';
+import { periodWindow, utcDate } from './window.js';
+
+const RENDERERS: Readonly<Record<TileId, (figures: TileAggregate, catalogs: ReadonlyMap<string, CatalogLookup>) => object>> = {
+  'spycloud-exposure': exposureMetrics,
+  'spycloud-severity': severityBars,
+  'spycloud-timeline': timelineBars,
+  'spycloud-top-breaches': topBreachesTable,
+  'spycloud-top-identities': topIdentitiesTable,
+};
+
+export interface TileAnswer {
+  data: Record<string, unknown>;
+  errors: ErrorDoc[];
+  outcome: CacheOutcome;
+}
+
+export interface DashboardOptions {
+  /** TILES_CACHE_TTL_S */
+  cacheTtlS: number;
+  /** TILES_MAX_PAGES */
+  maxPages: number;
+}
+
+export class Dashboard {
+  private readonly cache: AggregateCache;
+
+  constructor(private readonly spycloud: SpyCloudClient, private readonly options: DashboardOptions, now: () => number) {
+    this.cache = new AggregateCache(options.cacheTtlS, now);
+  }
+
+  async tileData(tile: Tile, period: Period, caller: Caller): Promise<TileAnswer> {
+    const { aggregate: figures, outcome } = await this.cache.get(caller.apiKey, period, () => this.read(period, caller));
+    const errors = figures.truncatedAt === undefined ? [] : [truncationWarning(figures.truncatedAt)];
+    const catalogs = tile.id === 'spycloud-top-breaches' ? await this.titles(figures, caller, errors) : new Map();
+    const fields = RENDERERS[tile.id](figures, catalogs);
+    return { data: { ...frame(figures, this.options.cacheTtlS), ...fields }, errors, outcome };
+  }
+
+  /** The window runs up to the arrival of the request that reads. */
+  private async read(period: Period, caller: Caller): Promise<TileAggregate> {
+    const window = periodWindow(period, caller.scope.arrivedAt);
+    const { records, complete } = await this.spycloud.watchlistRecords(
+      utcDate(window.startMs), utcDate(window.endMs), this.options.maxPages, caller);
+    return aggregate(records, window, complete ? undefined : records.length);
+  }
+
+  /** Catalogs of the top sources through the shared catalog cache (§4.3); a failed one warns and shows its id. */
+  private async titles(figures: TileAggregate, caller: Caller, errors: ErrorDoc[]): Promise<ReadonlyMap<string, CatalogLookup>> {
+    const ids = figures.topBreaches.map((source) => source.sourceId);
+    if (ids.length === 0) return new Map();
+    const catalogs = await this.spycloud.catalogs(ids, caller);
+    for (const [id, lookup] of catalogs) {
+      if (lookup.status === 'failed') {
+        errors.push({ type: 'warning', code: 'unknown', message: `SpyCloud catalog ${id} could not be fetched: ${lookup.reason}` });
+      }
+    }
+    return catalogs;
+  }
+}
