@@ -1,56 +1,81 @@
-// An answer as JSON text without blocking the event loop: a 5,000-sighting
-// answer is megabytes, and one JSON.stringify of it would stall every other
-// tenant's requests. Long arrays near the top are written in slices with a pause
-// between slices; the text is exactly what JSON.stringify would give.
+// The JSON text of an /observe/observables answer, written the way its shape
+// allows: a 5,000-sighting answer is megabytes, and one JSON.stringify of it would
+// stall every other tenant's requests, so long `docs` lists are written in slices
+// with a turn for other requests between slices; entities whose JSON is already
+// known (indicators, made once per catalog) are copied, not written again. The
+// text is exactly JSON.stringify's.
+import type { Envelope } from './errors.js';
 
-/** Elements written between two pauses. */
+/** Entities written between two pauses. */
 const SLICE = 250;
-/** Objects deeper than this are small (one CTIM entity and below): one JSON.stringify each. */
-const MAX_SPLIT_DEPTH = 4;
 
 export type Pause = () => Promise<void>;
 
 /** Gives other requests (and their I/O) a turn: setImmediate runs after pending I/O callbacks. */
 export const nextTurn: Pause = () => new Promise((resolve) => setImmediate(resolve));
 
-const skipped = (value: unknown): boolean =>
-  value === undefined || typeof value === 'function' || typeof value === 'symbol';
-
-async function write(value: unknown, depth: number, out: string[], pause: Pause, budget: { left: number }): Promise<void> {
-  if (depth >= MAX_SPLIT_DEPTH || typeof value !== 'object' || value === null || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    out.push(JSON.stringify(value) ?? 'null');
-    budget.left -= 1;
-    return;
-  }
-  if (Array.isArray(value)) {
-    out.push('[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(',');
-      const item: unknown = value[i];
-      if (skipped(item)) out.push('null');
-      else await write(item, depth + 1, out, pause, budget);
-      if (budget.left <= 0) {
-        await pause();
-        budget.left = SLICE;
-      }
-    }
-    out.push(']');
-    return;
-  }
-  out.push('{');
-  let first = true;
-  for (const [key, item] of Object.entries(value)) {
-    if (skipped(item)) continue;
-    out.push(first ? '' : ',', JSON.stringify(key), ':');
-    first = false;
-    await write(item, depth + 1, out, pause, budget);
-  }
-  out.push('}');
+export interface AnswerJsonOptions {
+  pause?: Pause;
+  /** The JSON of a doc when it is already known, else undefined. */
+  known?: (doc: unknown) => string | undefined;
 }
 
-/** JSON.stringify(value), pausing after every few hundred entities. */
-export async function stringifyYielding(value: unknown, pause: Pause = nextTurn): Promise<string> {
-  const out: string[] = [];
-  await write(value, 0, out, pause, { left: SLICE });
-  return out.join('');
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+
+const written = (value: unknown): boolean =>
+  value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
+
+class AnswerWriter {
+  readonly parts: string[] = [];
+
+  constructor(private readonly pause: Pause, private readonly known: (doc: unknown) => string | undefined) {}
+
+  /** `{"k":v,…}`, each value written by `write`. */
+  async object(value: Record<string, unknown>, write: (key: string, item: unknown) => Promise<void> | void): Promise<void> {
+    this.parts.push('{');
+    let first = true;
+    for (const key of Object.keys(value)) {
+      const item = value[key];
+      if (!written(item)) continue;
+      this.parts.push(first ? '' : ',', JSON.stringify(key), ':');
+      first = false;
+      await write(key, item);
+    }
+    this.parts.push('}');
+  }
+
+  plain(value: unknown): void {
+    this.parts.push(JSON.stringify(value));
+  }
+
+  /** `data`: each entity list (`{"count","docs"}`) with its docs written in slices. */
+  async data(value: unknown): Promise<void> {
+    if (!isPlainObject(value)) return this.plain(value);
+    await this.object(value, (_key, list) => (isPlainObject(list)
+      ? this.object(list, (name, docs) => (name === 'docs' && Array.isArray(docs) ? this.docs(docs) : this.plain(docs)))
+      : this.plain(list)));
+  }
+
+  private async docs(docs: readonly unknown[]): Promise<void> {
+    const copied = docs.length > 0 && this.known(docs[0]) !== undefined;
+    this.parts.push('[');
+    for (let start = 0; start < docs.length; start += SLICE) {
+      if (start > 0) {
+        this.parts.push(',');
+        await this.pause();
+      }
+      const slice = docs.length <= SLICE ? docs : docs.slice(start, start + SLICE);
+      if (copied) this.parts.push(slice.map((doc) => this.known(doc) ?? JSON.stringify(doc) ?? 'null').join(','));
+      else this.parts.push(JSON.stringify(slice).slice(1, -1));
+    }
+    this.parts.push(']');
+  }
+}
+
+/** JSON.stringify(body) for the answer envelope, pausing between slices of long entity lists. */
+export async function answerJson(body: Envelope, options: AnswerJsonOptions = {}): Promise<string> {
+  const writer = new AnswerWriter(options.pause ?? nextTurn, options.known ?? (() => undefined));
+  await writer.object(body as Record<string, unknown>, (key, item) => (key === 'data' ? writer.data(item) : writer.plain(item)));
+  return writer.parts.join('');
 }

@@ -3,8 +3,10 @@
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
-import { stringifyYielding } from './answer-json.js';
+import { answerJson } from './answer-json.js';
 import type { Config } from './config.js';
+import type { IndicatorMemo } from './ctim/indicator.js';
+import type { CtimTimeOf } from './ctim/time.js';
 import { enrich } from './enrich.js';
 import { envelope, invalidPayload, RelayError, toRelayError, type ErrorDoc } from './errors.js';
 import { parseObservables, supportedObservables } from './observe.js';
@@ -25,6 +27,10 @@ export interface AppDeps {
   spycloud: SpyCloudClient;
   /** The relay-wide cap on SpyCloud answer bytes; a request's share is released when it has answered. */
   answerBytes: AnswerBytes;
+  /** Reads SpyCloud times, remembering the ones it has read. */
+  time: CtimTimeOf;
+  /** Indicators and their JSON, made once per catalog. */
+  indicators: IndicatorMemo;
   dashboard: Dashboard;
   logger: Logger;
   newId: () => string;
@@ -210,7 +216,8 @@ export function createApp(deps: AppDeps) {
     if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
     facts.error = result.errors.at(-1);
     // A large answer is written in slices, so other requests are served meanwhile.
-    return c.body(await stringifyYielding(envelope(result.data, result.errors)), 200, { 'content-type': 'application/json' });
+    const text = await answerJson(envelope(result.data, result.errors), { known: (doc) => deps.indicators.json(doc) });
+    return c.body(text, 200, { 'content-type': 'application/json' });
   });
 
   const tenantOf = async (c: Context<Env>) => {

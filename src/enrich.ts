@@ -6,7 +6,8 @@
 import { nextTurn, type Pause } from './answer-json.js';
 import type { TenantContext } from './auth/tenant.js';
 import { AnswerBuilder, catalogIdOf, type Findings } from './ctim/bundle.js';
-import { ctimTime, ctimTimeOf } from './ctim/time.js';
+import type { IndicatorMemo } from './ctim/indicator.js';
+import { ctimTime, ctimTimeOf, type CtimTimeOf } from './ctim/time.js';
 import { RelayError, toRelayError, type ErrorDoc } from './errors.js';
 import { wellFormed, type SupportedObservable } from './observe.js';
 import type { Caller, SpyCloudClient } from './spycloud/client.js';
@@ -20,6 +21,10 @@ export interface EnrichDeps {
   /** Sightings in one answer at most (MAX_SIGHTINGS_PER_ANSWER). */
   maxSightings: number;
   pause?: Pause;
+  /** Reads SpyCloud times (a remembering one, in the relay). */
+  time?: CtimTimeOf;
+  /** Indicators made once per catalog (in the relay). */
+  indicators?: IndicatorMemo;
 }
 
 const tooManyResults = (count: number): ErrorDoc => ({
@@ -28,20 +33,26 @@ const tooManyResults = (count: number): ErrorDoc => ({
   message: `The answer holds the first ${count} sightings; narrow the investigation for the rest.`,
 });
 
-/** Newest `spycloud_publish_date` first; equal or missing dates keep SpyCloud's order (missing last). */
-export function newestFirst(records: readonly BreachRecord[], limit: number): BreachRecord[] {
-  return records
-    .map((record) => ({ record, at: ctimTime(record.spycloud_publish_date) ?? '' }))
-    .sort((a, b) => (a.at === b.at ? 0 : a.at < b.at ? 1 : -1))
-    .slice(0, limit)
-    .map(({ record }) => record);
+/** Records in the order to show, with the CTIM time of each one's `spycloud_publish_date` (read once). */
+export interface Chosen {
+  records: BreachRecord[];
+  publishedAt: Array<string | undefined>;
 }
 
-async function findingsFor(observable: SupportedObservable, tenant: TenantContext, caller: Caller, spycloud: SpyCloudClient): Promise<Findings> {
-  const records = newestFirst(await spycloud.breachRecords(observable, caller), tenant.entitiesLimit);
+/** Newest `spycloud_publish_date` first; equal or missing dates keep SpyCloud's order (missing last). */
+export function newestFirst(records: readonly BreachRecord[], limit: number, time: CtimTimeOf = ctimTime): Chosen {
+  const dated = records.map((record, index) => ({ record, index, at: time(record.spycloud_publish_date) }));
+  // CTIM times of one form compare as text; the index keeps equal and missing dates in SpyCloud's order.
+  dated.sort((a, b) => (a.at === b.at ? a.index - b.index : a.at === undefined ? 1 : b.at === undefined ? -1 : a.at < b.at ? 1 : -1));
+  const kept = dated.length > limit ? dated.slice(0, limit) : dated;
+  return { records: kept.map((d) => d.record), publishedAt: kept.map((d) => d.at) };
+}
+
+async function findingsFor(observable: SupportedObservable, tenant: TenantContext, caller: Caller, deps: EnrichDeps): Promise<Findings> {
+  const { records, publishedAt } = newestFirst(await deps.spycloud.breachRecords(observable, caller), tenant.entitiesLimit, deps.time);
   const ids = records.map(catalogIdOf).filter((id): id is string => id !== undefined);
-  const catalogs = ids.length === 0 ? new Map() : await spycloud.catalogs(ids, caller);
-  return { observable, records, catalogs };
+  const catalogs = ids.length === 0 ? new Map() : await deps.spycloud.catalogs(ids, caller);
+  return { observable, records, publishedAt, catalogs };
 }
 
 export interface Enrichment {
@@ -64,7 +75,7 @@ export async function enrich(requested: readonly SupportedObservable[], tenant: 
   let running = 0;
   const lookUp = async (i: number) => {
     try {
-      const findings = await findingsFor(observables[i] as SupportedObservable, tenant, caller, deps.spycloud);
+      const findings = await findingsFor(observables[i] as SupportedObservable, tenant, caller, deps);
       outcomes[i] = findings;
       found += findings.records.length;
     } catch (error) {
@@ -94,7 +105,13 @@ export async function enrich(requested: readonly SupportedObservable[], tenant: 
     pump();
   });
 
-  const answer = new AnswerBuilder({ newId: deps.newId, requestTime: ctimTimeOf(scope.arrivedAt), passwordDisplay: tenant.passwordDisplay });
+  const answer = new AnswerBuilder({
+    newId: deps.newId,
+    requestTime: ctimTimeOf(scope.arrivedAt),
+    passwordDisplay: tenant.passwordDisplay,
+    time: deps.time,
+    indicators: deps.indicators,
+  });
   const pause = deps.pause ?? nextTurn;
   const tooBroad: ErrorDoc[] = [];
   let fatal: RelayError | undefined;

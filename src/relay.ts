@@ -8,6 +8,8 @@ import { createApp, requestUrlRoot, type AppDeps } from './app.js';
 import { selfHostedAuthenticator, xdrAuthenticator } from './auth/authenticate.js';
 import { JwksCache } from './auth/jwks.js';
 import type { Config } from './config.js';
+import { IndicatorMemo } from './ctim/indicator.js';
+import { rememberingCtimTime } from './ctim/time.js';
 import { createLogger } from './log.js';
 import { CatalogStore } from './spycloud/catalog-store.js';
 import { AnswerBytes } from './spycloud/answer-bytes.js';
@@ -74,6 +76,8 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     authenticate,
     spycloud,
     answerBytes,
+    time: rememberingCtimTime(),
+    indicators: new IndicatorMemo(),
     dashboard: new Dashboard(spycloud, { cacheTtlS: config.tilesCacheTtlS, maxPages: config.tilesMaxPages }, now),
     logger: options.logger ?? createLogger(config.logLevel),
     newId: options.newId ?? randomUUID,

@@ -1,34 +1,56 @@
-// Writing a large answer without blocking the event loop (issue 7): the text is
-// exactly JSON.stringify's, and long arrays are written with pauses between slices.
+// Writing an answer (issues 7 and 11): exactly JSON.stringify's text, long entity
+// lists written in slices with pauses between them, known JSON copied as is.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stringifyYielding } from '../src/answer-json.js';
+import { answerJson } from '../src/answer-json.js';
+import { IndicatorMemo } from '../src/ctim/indicator.js';
 
-const counting = () => {
-  const pauses = { count: 0 };
-  return { pauses, pause: async () => { pauses.count += 1; } };
-};
+const noPause = async () => undefined;
 
-describe('stringifyYielding', () => {
-  it('gives exactly JSON.stringify\'s text for any JSON value', async () => {
-    await fc.assert(fc.asyncProperty(fc.jsonValue(), async (value) => {
-      expect(await stringifyYielding(value, async () => undefined)).toBe(JSON.stringify(value));
-    }), { numRuns: 300 });
+/** Envelopes of every shape the relay writes, with arbitrary JSON inside. */
+const envelopes = fc.record({
+  data: fc.option(fc.dictionary(
+    fc.constantFrom('sightings', 'indicators', 'relationships', 'other'),
+    fc.oneof(fc.record({ count: fc.nat(), docs: fc.array(fc.jsonValue(), { maxLength: 600 }) }), fc.jsonValue()),
+  ), { nil: undefined }),
+  errors: fc.option(fc.array(fc.record({ type: fc.constant('warning'), code: fc.string(), message: fc.string() })), { nil: undefined }),
+}, { requiredKeys: [] });
+
+describe('answerJson', () => {
+  it('gives exactly JSON.stringify\'s text for any answer', async () => {
+    await fc.assert(fc.asyncProperty(envelopes, async (envelope) => {
+      expect(await answerJson(envelope, { pause: noPause })).toBe(JSON.stringify(envelope));
+    }), { numRuns: 200 });
   });
 
-  it('skips undefined members and writes undefined list items as null, as JSON.stringify does', async () => {
-    const value = { a: undefined, b: [undefined, 1, () => 2], c: { toJSON: () => 'as json' }, d: new Date(0) };
-    expect(await stringifyYielding(value, async () => undefined)).toBe(JSON.stringify(value));
+  it('skips undefined members and writes undefined docs as null, as JSON.stringify does', async () => {
+    const envelope = { data: { a: undefined, sightings: { count: 2, docs: [undefined, { d: new Date(0) }], extra: () => 1 } }, errors: undefined };
+    expect(await answerJson(envelope as never, { pause: noPause })).toBe(JSON.stringify(envelope));
   });
 
   it('pauses while writing a long list of entities, and not for a small answer', async () => {
     const sighting = { type: 'sighting', data: { columns: [{ name: 'x' }], rows: [['y']] } };
-    const large = counting();
-    const envelope = { data: { sightings: { count: 5000, docs: Array.from({ length: 5000 }, () => sighting) } } };
-    expect(await stringifyYielding(envelope, large.pause)).toBe(JSON.stringify(envelope));
-    expect(large.pauses.count).toBeGreaterThanOrEqual(5000 / 250 - 1);
-    const small = counting();
-    await stringifyYielding({ data: { sightings: { count: 3, docs: [sighting, sighting, sighting] } } }, small.pause);
-    expect(small.pauses.count).toBe(0);
+    let pauses = 0;
+    const pause = async () => {
+      pauses += 1;
+    };
+    const large = { data: { sightings: { count: 5000, docs: Array.from({ length: 5000 }, () => sighting) } } };
+    expect(await answerJson(large, { pause })).toBe(JSON.stringify(large));
+    expect(pauses).toBe(5000 / 250 - 1);
+    pauses = 0;
+    await answerJson({ data: { sightings: { count: 3, docs: [sighting, sighting, sighting] } } }, { pause });
+    expect(pauses).toBe(0);
+  });
+
+  it('copies the JSON of indicators made by the memo, once per catalog', async () => {
+    const memo = new IndicatorMemo();
+    const catalog = { id: 7, uuid: 'u-7', title: 'Breach 7' };
+    const indicator = memo.of(catalog);
+    expect(memo.of(catalog)).toBe(indicator);
+    expect(memo.of({ ...catalog })).not.toBe(indicator);
+    expect(memo.json({ ...indicator })).toBeUndefined();
+    const envelope = { data: { indicators: { count: 2, docs: [indicator, memo.of({ id: 8 })] } } };
+    expect(await answerJson(envelope, { pause: noPause, known: (doc) => memo.json(doc) })).toBe(JSON.stringify(envelope));
+    expect(memo.json(indicator)).toBe(JSON.stringify(indicator));
   });
 });

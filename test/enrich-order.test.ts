@@ -1,6 +1,7 @@
 // Which breach records an email shows (RELAY.md §5): newest `spycloud_publish_date`
 // first, stable, then the entities limit.
 import { describe, expect, it } from 'vitest';
+import { ctimTime } from '../src/ctim/time.js';
 import { newestFirst } from '../src/enrich.js';
 import type { BreachRecord } from '../src/spycloud/types.js';
 
@@ -32,7 +33,10 @@ describe('newestFirst', () => {
     ['fractions count', records(['whole', '2023-01-01T00:00:00Z'], ['half', '2023-01-01T00:00:00.5Z']), 10, ['half', 'whole']],
     ['the same instant written two ways is a tie', records(['plus2', '2023-01-01T02:00:00+02:00'], ['utc', '2023-01-01T00:00:00Z']), 10, ['plus2', 'utc']],
   ])('%s', (_case, input, limit, expected) => {
-    expect(names(newestFirst(input, limit))).toStrictEqual(expected);
+    const chosen = newestFirst(input, limit);
+    expect(names(chosen.records)).toStrictEqual(expected);
+    // Each record's time travels with it, read once.
+    expect(chosen.publishedAt).toStrictEqual(chosen.records.map((r) => ctimTime(r.spycloud_publish_date)));
   });
 
   it('leaves its input as it was', () => {

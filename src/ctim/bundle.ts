@@ -4,16 +4,18 @@ import type { ErrorDoc } from '../errors.js';
 import type { Observable } from '../observe.js';
 import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, CatalogLookup } from '../spycloud/types.js';
-import { toIndicator, type Indicator } from './indicator.js';
+import { toIndicator, type IndicatorMemo, type Indicator } from './indicator.js';
 import { toRelationship, type Relationship } from './relationship.js';
 import { toSighting, type Sighting } from './sighting.js';
 import { idText } from './common.js';
-import { ctimTime } from './time.js';
+import { ctimTime, type CtimTimeOf } from './time.js';
 
 export interface Findings {
   observable: Observable;
   /** The records to show, already chosen (newest first, within the entities limit). */
   records: readonly BreachRecord[];
+  /** CTIM time of each record's `spycloud_publish_date`, when already read (to sort them). */
+  publishedAt?: readonly (string | undefined)[];
   catalogs: ReadonlyMap<string, CatalogLookup>;
 }
 
@@ -22,6 +24,10 @@ export interface BundleContext {
   /** CTIM time of the request: the observed time of a record with no date anywhere. */
   requestTime: string;
   passwordDisplay: PasswordDisplay;
+  /** Reads SpyCloud times; a remembering one saves parsing the same dates again. */
+  time?: CtimTimeOf;
+  /** Indicators made once per catalog; without it each answer makes its own. */
+  indicators?: IndicatorMemo;
 }
 
 const docs = <T>(items: T[]) => ({ count: items.length, docs: items });
@@ -45,9 +51,11 @@ export class AnswerBuilder {
     return this.sightings.length;
   }
 
-  add({ observable, records, catalogs }: Findings): void {
+  add({ observable, records, catalogs, publishedAt }: Findings): void {
     const { context, warnings, indicators } = this;
-    for (const record of records) {
+    const time = context.time ?? ctimTime;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as BreachRecord;
       const catalogId = catalogIdOf(record);
       const lookup = catalogId === undefined ? undefined : catalogs.get(catalogId);
       const catalog = lookup?.status === 'found' ? lookup.catalog : undefined;
@@ -56,13 +64,14 @@ export class AnswerBuilder {
           ? { type: 'warning', code: 'unknown', message: `SpyCloud catalog ${catalogId} could not be fetched: ${lookup.reason}` }
           : { type: 'warning', code: 'not found', message: `SpyCloud did not return results for ${catalogId}` });
       }
-      const observedAt = ctimTime(record.spycloud_publish_date) ?? ctimTime(catalog?.spycloud_publish_date) ?? context.requestTime;
+      const observedAt = (publishedAt === undefined ? time(record.spycloud_publish_date) : publishedAt[i])
+        ?? time(catalog?.spycloud_publish_date) ?? context.requestTime;
       const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
       this.sightings.push(sighting);
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);
       if (indicator === undefined) {
-        indicator = toIndicator(catalog);
+        indicator = context.indicators?.of(catalog) ?? toIndicator(catalog);
         indicators.set(catalogId, indicator);
       }
       this.relationships.push(toRelationship(context.newId(), sighting.id, indicator.id));

@@ -33,3 +33,24 @@ export function ctimTime(value: unknown): string | undefined {
 
 /** CTIM form of a JavaScript time (for "the time of the request"). */
 export const ctimTimeOf = (ms: number): string => `${new Date(ms).toISOString().slice(0, 23)}000Z`;
+
+export type CtimTimeOf = (value: unknown) => string | undefined;
+
+/**
+ * ctimTime with a bounded memory of the texts it has read: the same records (and
+ * so the same dates) come back request after request, and parsing is a measurable
+ * share of an enrichment's CPU. Emptied when full; one per relay instance.
+ */
+export function rememberingCtimTime(capacity = 50_000): CtimTimeOf {
+  const known = new Map<string, string | undefined>();
+  return (value) => {
+    if (typeof value !== 'string') return undefined;
+    let time = known.get(value);
+    if (time === undefined && !known.has(value)) {
+      time = ctimTime(value);
+      if (known.size >= capacity) known.clear();
+      known.set(value, time);
+    }
+    return time;
+  };
+}
