@@ -44,20 +44,23 @@ function masked(value: unknown): unknown {
 
 /** `salt` only helps crack a hash; `hidden` drops every password column but its type. */
 function isShown(column: string, display: PasswordDisplay): boolean {
-  const name = column.toLowerCase();
   if (display === 'plaintext') return true;
+  const name = column.toLowerCase();
   if (name === 'salt') return false;
   return display === 'masked' || name === 'password_type' || !name.startsWith('password');
 }
 
 export function recordTable(record: BreachRecord, display: PasswordDisplay) {
-  const fields = Object.entries(record)
-    .filter(([name]) => !NOT_IN_TABLE.has(name) && isShown(name, display))
-    .map(([name, value]) => [name, display === 'masked' && MASKED_COLUMNS.has(name.toLowerCase()) ? masked(value) : value] as const);
-  return {
-    columns: fields.map(([name]) => ({ name, type: 'string' })),
-    rows: [fields.map(([, value]) => value)],
-  };
+  // One pass, no intermediate arrays: this runs once per sighting.
+  const columns: Array<{ name: string; type: 'string' }> = [];
+  const row: unknown[] = [];
+  for (const name in record) {
+    if (!Object.hasOwn(record, name) || NOT_IN_TABLE.has(name) || !isShown(name, display)) continue;
+    const value = record[name];
+    columns.push({ name, type: 'string' });
+    row.push(display === 'masked' && MASKED_COLUMNS.has(name.toLowerCase()) ? masked(value) : value);
+  }
+  return { columns, rows: [row] };
 }
 
 export interface SightingInput {
