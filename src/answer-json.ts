@@ -1,9 +1,9 @@
 // The JSON text of an /observe/observables answer, written the way its shape
 // allows: a 5,000-sighting answer is megabytes, and one JSON.stringify of it would
 // stall every other tenant's requests, so long `docs` lists are written in slices
-// with a turn for other requests between slices; entities whose JSON is already
-// known (indicators, made once per catalog) are copied, not written again. The
-// text is exactly JSON.stringify's.
+// with a turn for other requests between slices; there, entities whose JSON is
+// already known (indicators, made once per catalog) are copied, not written again.
+// A small answer is one JSON.stringify. The text is exactly JSON.stringify's.
 import type { Envelope } from './errors.js';
 
 /** Entities written between two pauses. */
@@ -25,6 +25,12 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 
 const written = (value: unknown): boolean =>
   value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
+
+/** Whether some entity list of `data` is long enough to be written in slices. */
+function hasLongList(data: unknown): boolean {
+  if (!isPlainObject(data)) return false;
+  return Object.values(data).some((list) => isPlainObject(list) && Array.isArray(list.docs) && list.docs.length > SLICE);
+}
 
 /**
  * Writes into `parts`; yields where a pause is due (between slices of a long list),
@@ -81,6 +87,8 @@ class AnswerWriter {
 
 /** JSON.stringify(body) for the answer envelope, pausing between slices of long entity lists. */
 export async function answerJson(body: Envelope, options: AnswerJsonOptions = {}): Promise<string> {
+  // Most answers are small: one JSON.stringify is then the fastest way, with nothing to copy after.
+  if (!hasLongList(body.data)) return JSON.stringify(body);
   const writer = new AnswerWriter(options.known ?? (() => undefined));
   const pause = options.pause ?? nextTurn;
   const steps = writer.object(body as Record<string, unknown>, (key, item) => (key === 'data' ? writer.data(item) : writer.plain(item)));

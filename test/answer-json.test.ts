@@ -51,6 +51,8 @@ describe('answerJson', () => {
     expect(memo.json({ ...indicator })).toBeUndefined();
     const envelope = { data: { indicators: { count: 2, docs: [indicator, memo.of({ id: 8 })] } } };
     expect(await answerJson(envelope, { pause: noPause, known: (doc) => memo.json(doc) })).toBe(JSON.stringify(envelope));
+    const long = { data: { indicators: { count: 300, docs: Array.from({ length: 300 }, (_, i) => memo.of({ id: i })) } } };
+    expect(await answerJson(long, { pause: noPause, known: (doc) => memo.json(doc) })).toBe(JSON.stringify(long));
     expect(memo.json(indicator)).toBe(JSON.stringify(indicator));
   });
 });

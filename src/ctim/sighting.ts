@@ -37,7 +37,9 @@ const MASKED_COLUMNS = new Set(['password', 'password_plaintext']);
 function masked(value: unknown): unknown {
   if (value === null) return null;
   if (Array.isArray(value)) return value.map(masked);
-  const chars = Array.from(typeof value === 'string' ? value : (JSON.stringify(value) ?? ''));
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+  // Counted by code point (an emoji stays whole); without surrogates a code unit is one.
+  const chars = /[\ud800-\udfff]/.test(text) ? Array.from(text) : text;
   if (chars.length <= 3) return '*'.repeat(chars.length);
   return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars.at(-1)}`;
 }
