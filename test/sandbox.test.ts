@@ -118,6 +118,7 @@ describe('breach records (/breach/data/{emails,domains,ips,usernames}/{value})',
     expect(docs(await allPages('/breach/data/ips/198.51.100.7'))).toEqual(['doc-1', 'doc-6']);
     expect(docs(await allPages(`/breach/data/ips/${encodeURIComponent('2001:DB8::0:1')}`))).toEqual(['doc-1']);
     expect(docs(await allPages('/breach/data/ips/198.51.100.8'))).toEqual([]);
+    expect([canonicalIp('2001:DB8:0::1'), canonicalIp('192.0.2.1'), canonicalIp('Not:An:IP')]).toEqual(['2001:db8::1', '192.0.2.1', 'not:an:ip']);
   });
 
   it('finds usernames case-insensitively, records without email included', async () => {
@@ -240,13 +241,14 @@ describe('the sandbox as the relay\'s SpyCloud', () => {
     }
   });
 
-  it('lets a test replace any of its routes', async () => {
+  it('lets a test replace any of its answers, however broad the route', async () => {
     const spycloud = await startSpyCloudSandbox({ dataset: DATASET, routes: { '/breach/data/emails/*': json({ message: 'down' }, 503) } });
     try {
       expect((await get('/breach/data/emails/user1%40corp.example', KEY, spycloud)).status).toBe(503);
       expect((await get('/breach/data/domains/corp.example', KEY, spycloud)).status).toBe(200);
-      spycloud.route('/breach/data/domains/*', json({ message: 'gone' }, 410));
+      spycloud.route('/breach/*', json({ message: 'gone' }, 410));
       expect((await get('/breach/data/domains/corp.example', KEY, spycloud)).status).toBe(410);
+      expect((await get('/watchlist/corp.example', KEY, spycloud)).status).toBe(200);
     } finally {
       await spycloud.close();
     }
@@ -254,13 +256,13 @@ describe('the sandbox as the relay\'s SpyCloud', () => {
 });
 
 describe('the loopback stand-in', () => {
-  it('routes exact paths first, then the longest prefix, records every request, and answers 599 off its routes', async () => {
-    const standIn = await startStandIn({ '/a/*': json('short'), '/a/b/*': json('long'), '/a/b/c': json('exact') });
+  it('routes exact paths first, then the first prefix, records every request, and answers 599 off its routes', async () => {
+    const standIn = await startStandIn({ '/a/b/*': json('b'), '/a/*': json('a'), '/a/b/c': json('exact') });
     try {
       const text = async (path: string) => (await fetch(standIn.url + path)).text();
       expect(await text('/a/b/c')).toBe('exact');
-      expect(await text('/a/b/d?x=1')).toBe('long');
-      expect(await text('/a/x')).toBe('short');
+      expect(await text('/a/b/d?x=1')).toBe('b');
+      expect(await text('/a/x')).toBe('a');
       const off = await fetch(`${standIn.url}/elsewhere`);
       expect(off.status).toBe(599);
       expect(standIn.seen.map((s) => [s.method, s.url, s.path])).toEqual([

@@ -29,7 +29,7 @@ export interface SpyCloudSandboxOptions extends StandInOptions {
   pageSize?: number;
   /** Domains SpyCloud refuses to search with a 422 (webmail). */
   broadDomains?: readonly string[];
-  /** Routes that replace the sandbox's own (same path syntax as the stand-in's). */
+  /** Routes (the stand-in's path syntax) that win over the sandbox's own answers, however broad. */
   routes?: Record<string, Handler>;
 }
 
@@ -185,8 +185,8 @@ export const catalogAnswer = (lookup: (id: string) => Catalog | undefined): Hand
   json({ cursor: '', hits: results.length, results })(req, res, seen);
 });
 
-/** The sandbox's routes over `options.dataset`, each behind the API key check. */
-export function spycloudRoutes(options: SpyCloudSandboxOptions): Record<string, Handler> {
+/** The sandbox's answer to any request, over `options.dataset`, behind the API key check. */
+export function spycloudHandler(options: SpyCloudSandboxOptions): Handler {
   const { dataset } = options;
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const broad = new Set((options.broadDomains ?? WEBMAIL_DOMAINS).map((d) => d.toLowerCase()));
@@ -195,13 +195,6 @@ export function spycloudRoutes(options: SpyCloudSandboxOptions): Record<string, 
   const catalogs = new Map(dataset.catalogs.map((c) => [String(c.id), c]));
   const watched = new Map(dataset.watchlist.map((id) => [id.identifier_name.toLowerCase(), id]));
   const watchlist = watchlistRecords(dataset);
-
-  const keyChecked = (answer: Handler): Handler => (req, res, seen) => {
-    const key = req.headers['x-api-key'];
-    const accepted = typeof key === 'string' && key !== '' && (keys === undefined || keys.has(key));
-    if (!accepted) return json({ message: key === undefined || key === '' ? 'Missing API key' : 'Invalid API key' }, 401)(req, res, seen);
-    return answer(req, res, seen);
-  };
 
   const records = (kind: RecordKind): Handler => guarded((req, res, seen) => {
     const value = segmentAfter(seen.path, `/breach/data/${kind}/`);
@@ -234,17 +227,25 @@ export function spycloudRoutes(options: SpyCloudSandboxOptions): Record<string, 
     json({ cursor: '', hits: 1, results: [found] })(req, res, seen);
   });
 
-  const routes: Record<string, Handler> = {
-    ...Object.fromEntries(RECORD_KINDS.map((kind) => [`/breach/data/${kind}/*`, records(kind)])),
-    '/breach/data/watchlist': watchlistPage,
-    '/breach/catalog/*': catalogAnswer((id) => catalogs.get(id)),
-    '/watchlist/*': identifier,
-    '/*': notFound,
+  const byKind = new Map(RECORD_KINDS.map((kind) => [`/breach/data/${kind}/`, records(kind)]));
+  const catalog = catalogAnswer((id) => catalogs.get(id));
+  const answerFor = (path: string): Handler => {
+    for (const [prefix, handler] of byKind) if (path.startsWith(prefix)) return handler;
+    if (path === '/breach/data/watchlist') return watchlistPage;
+    if (path.startsWith('/breach/catalog/')) return catalog;
+    if (path.startsWith('/watchlist/')) return identifier;
+    return notFound;
   };
-  return Object.fromEntries(Object.entries(routes).map(([path, handler]) => [path, keyChecked(handler)]));
+
+  return (req, res, seen) => {
+    const key = req.headers['x-api-key'];
+    const accepted = typeof key === 'string' && key !== '' && (keys === undefined || keys.has(key));
+    if (!accepted) return json({ message: key === undefined || key === '' ? 'Missing API key' : 'Invalid API key' }, 401)(req, res, seen);
+    return answerFor(seen.path)(req, res, seen);
+  };
 }
 
 /** Starts the sandbox on loopback (a free port unless `options.port`). */
 export function startSpyCloudSandbox(options: SpyCloudSandboxOptions): Promise<StandIn> {
-  return startStandIn({ ...spycloudRoutes(options), ...options.routes }, options);
+  return startStandIn(options.routes ?? {}, { ...options, fallback: spycloudHandler(options) });
 }

@@ -33,6 +33,8 @@ export interface StandInOptions {
   port?: number;
   /** Default 127.0.0.1: loopback only. */
   host?: string;
+  /** Answers what no route matches (default: 599); routes, added before or after, always win. */
+  fallback?: Handler;
 }
 
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Handler => (_req, res) => {
@@ -40,34 +42,30 @@ export const json = (body: unknown, status = 200, headers: Record<string, string
   res.end(typeof body === 'string' ? body : JSON.stringify(body));
 };
 
-/** The exact route of `path`, else the longest prefix route (`…/*`) it starts with. */
+/** The exact route of `path`, else the first prefix route (`…/*`) it starts with. */
 function find(table: ReadonlyMap<string, Handler>, path: string): Handler | undefined {
   const exact = table.get(path);
   if (exact !== undefined) return exact;
-  let best: { length: number; handler: Handler } | undefined;
   for (const [pattern, handler] of table) {
-    const prefix = pattern.slice(0, -1);
-    if (pattern.endsWith('*') && path.startsWith(prefix) && (best === undefined || prefix.length > best.length)) {
-      best = { length: prefix.length, handler };
-    }
+    if (pattern.endsWith('*') && path.startsWith(pattern.slice(0, -1))) return handler;
   }
-  return best?.handler;
+  return undefined;
 }
+
+/** Off every route: a 599, a status no real upstream uses, so a test sees at once what it forgot. */
+const offRoute: Handler = json({ message: 'no such route in the stand-in' }, 599);
 
 export async function startStandIn(routes: Record<string, Handler> = {}, options: StandInOptions = {}): Promise<StandIn> {
   const table = new Map(Object.entries(routes));
   const seen: Seen[] = [];
   const latencyMs = options.latencyMs ?? 0;
+  const fallback = options.fallback ?? offRoute;
   const server = createServer((req, res) => {
     const url = req.url ?? '';
     const entry: Seen = { method: req.method ?? '', url, path: url.split('?')[0] ?? '', headers: req.headers };
     seen.push(entry);
     const answer = () => {
-      const handler = find(table, entry.path);
-      if (handler === undefined) {
-        json({ message: 'no such route in the stand-in' }, 599)(req, res, entry);
-        return;
-      }
+      const handler = find(table, entry.path) ?? fallback;
       void Promise.resolve(handler(req, res, entry)).catch(() => res.destroy());
     };
     // Even a 0 ms timer waits for the next turn of the loop: answer at once instead.
