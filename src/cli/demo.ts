@@ -83,6 +83,7 @@ async function setUp(dataset: AcmeDataset, env: Env, stderr: Writable, serve: bo
     await sandbox.close();
     throw error;
   }
+  // The token command itself, as an operator would mint one.
   const minted = await runCli(['token', '--key', SANDBOX_API_KEY], { SECRET_KEY: secret }, now);
   const token = minted.stdout.trim();
   const agent = new Agent({ keepAliveTimeout: 10_000 });
