@@ -1,6 +1,6 @@
 // `spycloud-relay demo` in-process: its summary checked against the sandbox's
 // dataset and against the answers file it writes; `--serve` used like a user would.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,7 @@ describe('spycloud-relay demo', () => {
     const file = join(dir, 'spycloud-relay-demo.json');
     expect(output).toContain(`Full answers: ${file}`);
     const answers = JSON.parse(readFileSync(file, 'utf8'));
+    rmSync(dir, { recursive: true });
     expect(answers.health.body).toEqual({ data: { status: 'ok' } });
     expect(output).toMatch(/health\s+ok/);
     // The token and the secret stay inside the demo.
