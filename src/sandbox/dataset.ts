@@ -101,13 +101,13 @@ function catalogs(at: (daysAgo: number) => string, random: Random): Catalog[] {
     {
       id: MEALBOX, uuid: random.uuid(), title: 'Mealbox Breach', description: 'Subscriber accounts of the Mealbox delivery service, with salted SHA-1 password hashes.',
       site: 'mealbox.example', site_description: 'Meal kit delivery service', confidence: 2, type: 'PUBLIC', combo_list_flag: false,
-      acquisition_date: at(70), spycloud_publish_date: at(64), num_records: 96_540,
+      acquisition_date: at(10), spycloud_publish_date: at(6.2), num_records: 96_540,
       assets: { email: 96_540, password: 96_540, full_name: 90_112 },
     },
     {
       id: COMBOLIST, uuid: random.uuid(), title: 'Credential Stuffing Combolist', description: 'Email and password pairs circulated as a combo list on criminal forums.',
       site: 'n/a', confidence: 2, type: 'PUBLIC', combo_list_flag: 'YES',
-      acquisition_date: at(26), spycloud_publish_date: at(21), num_records: 48_112_004,
+      acquisition_date: at(9), spycloud_publish_date: at(4.6), num_records: 48_112_004,
       assets: { email: 48_112_004, password: 48_112_004 },
     },
     stealer(LUMMA, 'Lumma', 0, 2_210_044),
@@ -136,9 +136,10 @@ interface Infection {
   ips: readonly string[];
 }
 
-// Spread over the watchlist's 90 days, one inside the last 24 hours.
+// Spread over the watchlist's 90 days, most in the last week (the tiles' default period), one inside the last 24 hours.
 const INFECTIONS: readonly Infection[] = [
   { who: 1, catalog: LUMMA, daysAgo: 0.4, ips: [OFFICE_IP, '198.51.100.23'] },
+  { who: 10, catalog: STEALC, daysAgo: 1.8, ips: ['192.0.2.77'] },
   { who: 5, catalog: REDLINE, daysAgo: 3.2, ips: [OFFICE_IP, '2001:db8:4a1c::17'] },
   { who: 7, catalog: STEALC, daysAgo: 11.5, ips: ['198.51.100.77'] },
   { who: 9, catalog: LUMMA, daysAgo: 33.1, ips: ['192.0.2.145', '2001:db8:77::5'] },
@@ -185,7 +186,7 @@ export function acmeDataset(options: { now: number; seed?: number }): AcmeDatase
     const e = employee(who);
     records.push({
       ...identity(e), ...ids(MEALBOX), severity: 5, full_name: e.fullName,
-      password: random.hex(40), password_type: 'sha1', salt: random.hex(16), spycloud_publish_date: at(64 + random.next() / 4),
+      password: random.hex(40), password_type: 'sha1', salt: random.hex(16), spycloud_publish_date: at(6.2 + random.next() / 4),
     });
   }
   for (const who of [1, 3, 4, 9, 10]) {
@@ -193,7 +194,7 @@ export function acmeDataset(options: { now: number; seed?: number }): AcmeDatase
     const secret = password();
     records.push({
       ...identity(e), ...ids(COMBOLIST), severity: 20, password: secret, password_plaintext: secret, password_type: 'plaintext',
-      spycloud_publish_date: at(21 + random.next() / 4),
+      spycloud_publish_date: at(4.6 + random.next() / 4),
     });
   }
   for (const infection of INFECTIONS) {

@@ -194,7 +194,16 @@ export function spycloudHandler(options: SpyCloudSandboxOptions): Handler {
   const index = indexRecords(dataset.records);
   const catalogs = new Map(dataset.catalogs.map((c) => [String(c.id), c]));
   const watched = new Map(dataset.watchlist.map((id) => [id.identifier_name.toLowerCase(), id]));
-  const watchlist = watchlistRecords(dataset);
+  // Publish times parsed once: a tiles read filters the whole watchlist on every page.
+  const watchlist = watchlistRecords(dataset).map((record) => ({ record, at: publishedAt(record) }));
+  // Each record serialised up front: a page is then only joined, so even the first
+  // read of a page costs next to nothing (the bench measures the relay, not this).
+  const serialised = new Map(dataset.records.map((record) => [record, JSON.stringify(record)]));
+  const recordJson = (record: BreachRecord): string => serialised.get(record) as string;
+  const answer = (all: readonly BreachRecord[], start: CursorState, window: Omit<CursorState, 'offset'> = {}): string => {
+    const { cursor, hits, results } = pageOf(all, start, pageSize, window);
+    return `{"cursor":${JSON.stringify(cursor)},"hits":${hits},"results":[${results.map(recordJson).join(',')}]}`;
+  };
 
   const records = (kind: RecordKind): Handler => guarded((req, res, seen) => {
     const value = segmentAfter(seen.path, `/breach/data/${kind}/`);
@@ -202,8 +211,7 @@ export function spycloudHandler(options: SpyCloudSandboxOptions): Handler {
     if (kind === 'domains' && broad.has(value.toLowerCase())) {
       return json({ message: `Query too broad: ${value} is a webmail domain; search for a full email address instead.` }, 422)(req, res, seen);
     }
-    const all = index[kind].get(queryKey(kind, value)) ?? [];
-    json(pageOf(all, requestCursor(searchOf(seen.url)), pageSize))(req, res, seen);
+    json(answer(index[kind].get(queryKey(kind, value)) ?? [], requestCursor(searchOf(seen.url))))(req, res, seen);
   });
 
   const watchlistPage: Handler = guarded((req, res, seen) => {
@@ -212,11 +220,10 @@ export function spycloudHandler(options: SpyCloudSandboxOptions): Handler {
     const window = cursor.offset > 0
       ? { since: cursor.since, until: cursor.until }
       : { since: parseBound(search.get('since'), 'since'), until: parseBound(search.get('until'), 'until') };
-    const inWindow = watchlist.filter((record) => {
-      const at = publishedAt(record);
-      return (window.since === undefined || at >= window.since) && (window.until === undefined || at <= window.until);
-    });
-    json(pageOf(inWindow, cursor, pageSize, window))(req, res, seen);
+    const inWindow = watchlist
+      .filter(({ at }) => (window.since === undefined || at >= window.since) && (window.until === undefined || at <= window.until))
+      .map(({ record }) => record);
+    json(answer(inWindow, cursor, window))(req, res, seen);
   });
 
   const identifier: Handler = guarded((req, res, seen) => {
