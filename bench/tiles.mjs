@@ -1,10 +1,10 @@
 // The dashboard tiles' figure of `npm run bench` (issue 9): a full dashboard (the
 // five tile-data requests XDR sends at once) for one tenant and period, with 10,000
 // watchlist records in the period, on a fresh relay (cold: aggregates not cached)
-// and again (warm). Counts upstream calls at the stand-in and times the dashboard.
-import { createServer } from 'node:http';
+// and again (warm). Counts upstream calls at the SpyCloud sandbox and times the dashboard.
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
+import { startSpyCloudSandbox } from '../dist/sandbox/index.js';
 import { processStats, startRelayProcess } from './relay-process.mjs';
 
 const API_KEY = 'bench-tiles-key-0001';
@@ -16,60 +16,58 @@ const TILE_IDS = ['spycloud-exposure', 'spycloud-severity', 'spycloud-timeline',
 const PERIOD = 'last_7_days';
 const DAY = 86_400_000;
 
-/** 10,000 records published over the last 6.9 days, in pages of 1,000, serialised once. */
-function watchlistPages(now) {
+/** 10,000 records of bench.example published over the last 6.9 days, and the catalogs of their 40 sources. */
+function watchlistWorld(now) {
   const records = Array.from({ length: RECORDS }, (_, i) => ({
     email: `user${(i * 7919) % IDENTITIES}@bench.example`,
     email_domain: 'bench.example',
     document_id: `doc-${i}`,
     source_id: 90_000 + ((i * 31) % SOURCES),
     severity: [2, 5, 20, 25, 30][i % 5],
-    infected_machine_id: i % 3 === 0 ? `machine-${i % 250}` : undefined,
+    ...(i % 3 === 0 ? { infected_machine_id: `machine-${i % 250}` } : {}),
     password_type: i % 4 === 0 ? 'plaintext' : 'bcrypt',
     spycloud_publish_date: `${new Date(now - 60_000 - Math.floor(((i * 104_729) % RECORDS) / RECORDS * 6.9 * DAY)).toISOString().slice(0, 19)}Z`,
   }));
-  const pages = [];
-  for (let p = 0; p * PAGE < RECORDS; p++) {
-    const results = records.slice(p * PAGE, (p + 1) * PAGE);
-    pages.push(JSON.stringify({ cursor: (p + 1) * PAGE < RECORDS ? `page-${p + 1}` : '', hits: results.length, results }));
-  }
-  return pages;
+  const catalogs = Array.from({ length: SOURCES }, (_, n) => ({ id: 90_000 + n, uuid: `uuid-${90_000 + n}`, title: `Breach ${90_000 + n}` }));
+  return { records, catalogs, watchlist: [{ identifier_type: 'domain', identifier_name: 'bench.example' }] };
 }
 
-/** SpyCloud's watchlist and catalogs on 127.0.0.1, each answer `latencyMs` late; counts calls by kind. */
+/**
+ * SpyCloud's watchlist and catalogs on 127.0.0.1, served by the project's sandbox
+ * (dist/sandbox) in pages of PAGE records, each answer `latencyMs` late; counts calls by kind.
+ */
 async function startWatchlist(latencyMs) {
-  const pages = watchlistPages(Date.now());
+  const sandbox = await startSpyCloudSandbox({ dataset: watchlistWorld(Date.now()), apiKeys: [API_KEY], pageSize: PAGE, latencyMs });
   const calls = { watchlist: 0, catalogs: 0, other: 0 };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    let body;
-    if (url.pathname === '/breach/data/watchlist') {
-      calls.watchlist += 1;
-      const cursor = url.searchParams.get('cursor');
-      body = pages[cursor === null ? 0 : Number(cursor.slice('page-'.length))];
-    } else if (url.pathname.startsWith('/breach/catalog/')) {
-      calls.catalogs += 1;
-      const results = url.pathname.slice('/breach/catalog/'.length).split(',').map((id) => ({ id: Number(id), uuid: `uuid-${id}`, title: `Breach ${id}` }));
-      body = JSON.stringify({ cursor: '', hits: results.length, results });
-    } else calls.other += 1;
-    const status = req.headers['x-api-key'] !== API_KEY ? 403 : body === undefined ? 404 : 200;
-    const answer = () => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(status === 200 ? body : '{"message":"no"}');
-    };
-    if (latencyMs === 0) answer();
-    else setTimeout(answer, latencyMs);
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const count = () => {
+    for (const { path, headers } of sandbox.seen) {
+      if (headers['x-bench-direct'] !== undefined) continue;
+      if (path === '/breach/data/watchlist') calls.watchlist += 1;
+      else if (path.startsWith('/breach/catalog/')) calls.catalogs += 1;
+      else calls.other += 1;
+    }
+    sandbox.seen.length = 0;
+    return calls;
+  };
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    total: () => calls.watchlist + calls.catalogs + calls.other,
-    calls,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(resolve);
-    }),
+    url: sandbox.url,
+    total: () => {
+      const { watchlist, catalogs, other } = count();
+      return watchlist + catalogs + other;
+    },
+    calls: () => ({ ...count() }),
+    /** Reads every page once, uncounted, so the sandbox's own first-run costs stay out of the cold figure. */
+    warmUp: async (agent) => {
+      let cursor = '';
+      do {
+        const response = await request(`${sandbox.url}/breach/data/watchlist${cursor === '' ? '' : `?cursor=${encodeURIComponent(cursor)}`}`, {
+          dispatcher: agent,
+          headers: { 'x-api-key': API_KEY, 'x-bench-direct': '1' },
+        });
+        ({ cursor } = await response.body.json());
+      } while (cursor !== '');
+    },
+    close: sandbox.close,
   };
 }
 
@@ -122,8 +120,9 @@ export async function tilesBench({ latencyMs: L, jwks, agent }) {
 
     // The tile list first: the JWKS fetch and the connection are not part of the figure.
     await post('/tiles', {});
+    await spycloud.warmUp(agent);
     const cold = await dashboard();
-    const coldCalls = { ...spycloud.calls };
+    const coldCalls = spycloud.calls();
     const rss = processStats(relay.pid).rssMB();
     const warm = await dashboard();
     const warmTimes = [];

@@ -1,10 +1,11 @@
-// The bench's stand-ins: a SpyCloud that answers after a fixed latency and counts
-// every call, and an XDR JWKS host. Bodies follow test/fixtures (the worked example).
+// The bench's stand-ins, served by the project's own sandbox (dist/sandbox): a
+// SpyCloud that answers after a fixed latency and counts every call, and an XDR
+// JWKS host. Bodies follow test/fixtures (the worked example).
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { json, startSpyCloudSandbox, startStandIn } from '../dist/sandbox/index.js';
 
 const fixture = (name) => JSON.parse(readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url), 'utf8'));
 
@@ -54,53 +55,36 @@ export function breachWorld(email, idOffset = 0) {
   return { email, catalogs, records };
 }
 
-const listening = (server) =>
-  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-
-const closing = (server) =>
-  new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
-
 /**
- * SpyCloud on 127.0.0.1: breach records of the worlds' emails and catalogs by
- * (comma-delimited) ids for `apiKey` (one key or a list; 403 for any other key), each answer sent
- * `latencyMs` after the request arrived.
- * `calls` counts requests by kind; a request carrying `x-bench-direct` (the
+ * The SpyCloud sandbox (src/sandbox, built into dist/) on 127.0.0.1 serving the
+ * worlds: breach records of their emails and catalogs by (comma-delimited) ids,
+ * for `apiKey` only (one key or a list), each answer sent `latencyMs` after the
+ * request arrived.
+ * `calls()` counts requests by kind; a request carrying `x-bench-direct` (the
  * bench's own direct round trips) is not counted as a relay call.
  */
 export async function startSpyCloud(worlds, latencyMs, apiKey) {
-  const calls = { records: 0, catalogs: 0, other: 0, direct: 0 };
-  const recordBodies = new Map(worlds.map((w) => [
-    `/breach/data/emails/${encodeURIComponent(w.email)}`,
-    JSON.stringify({ cursor: '', hits: w.records.length, results: w.records }),
-  ]));
-  const catalogById = new Map(worlds.flatMap((w) => w.catalogs.map((c) => [String(c.id), c])));
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    let body = recordBodies.get(path);
-    if (req.headers['x-bench-direct'] !== undefined) calls.direct += 1;
-    else if (body !== undefined) calls.records += 1;
-    else if (path.startsWith('/breach/catalog/')) calls.catalogs += 1;
-    else calls.other += 1;
-    if (body === undefined && path.startsWith('/breach/catalog/')) {
-      const results = path.slice('/breach/catalog/'.length).split(',').map(decodeURIComponent)
-        .flatMap((id) => (catalogById.has(id) ? [catalogById.get(id)] : []));
-      body = JSON.stringify({ cursor: '', hits: results.length, results });
-    }
-    const status = ![apiKey].flat().includes(req.headers['x-api-key']) ? 403 : body === undefined ? 404 : 200;
-    const answer = () => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(status === 200 ? body : `{"message":"${status === 403 ? 'Forbidden' : 'Not found'}"}`);
-    };
-    // Even a 0 ms timer waits for the next turn of the loop (about 1 ms): answer at once instead.
-    if (latencyMs === 0) answer();
-    else setTimeout(answer, latencyMs);
+  const sandbox = await startSpyCloudSandbox({
+    dataset: { records: worlds.flatMap((w) => w.records), catalogs: worlds.flatMap((w) => w.catalogs), watchlist: [] },
+    apiKeys: [apiKey].flat(),
+    latencyMs,
   });
-  server.keepAliveTimeout = 60_000;
-  const port = await listening(server);
-  return { url: `http://127.0.0.1:${port}`, calls, close: () => closing(server) };
+  const calls = { records: 0, catalogs: 0, other: 0, direct: 0 };
+  return {
+    url: sandbox.url,
+    calls: () => {
+      // Fold the sandbox's log into the counts and drop it, so a long load does not hoard it.
+      for (const seen of sandbox.seen) {
+        if (seen.headers['x-bench-direct'] !== undefined) calls.direct += 1;
+        else if (seen.path.startsWith('/breach/data/emails/')) calls.records += 1;
+        else if (seen.path.startsWith('/breach/catalog/')) calls.catalogs += 1;
+        else calls.other += 1;
+      }
+      sandbox.seen.length = 0;
+      return calls;
+    },
+    close: sandbox.close,
+  };
 }
 
 /**
@@ -138,18 +122,11 @@ export async function forkSpyCloud(worlds, latencyMs, apiKey) {
 export async function startJwksHost() {
   const kid = 'bench-key-1';
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] });
-  let fetches = 0;
-  const server = createServer((req, res) => {
-    fetches += 1;
-    res.writeHead(req.url === '/.well-known/jwks' ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(req.url === '/.well-known/jwks' ? jwks : '{}');
-  });
-  const port = await listening(server);
+  const host = await startStandIn({ '/.well-known/jwks': json({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] }) });
   return {
-    host: `127.0.0.1:${port}`,
-    fetches: () => fetches,
+    host: host.host,
+    fetches: () => host.seen.length,
     sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(privateKey),
-    close: () => closing(server),
+    close: host.close,
   };
 }

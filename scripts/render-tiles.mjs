@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 // Draws docs/tiles.svg: what XDR's dashboard shows from this relay's tiles. Runs
-// the built relay (dist/) against a local watchlist stand-in of a fictional
+// the built relay (dist/) against the SpyCloud sandbox serving a watchlist of a fictional
 // company, asks for the five tiles' data of the last 7 days exactly as XDR does,
 // and draws the answers. Deterministic: fixed clock, seeded data.
 // Usage: npm run build && node scripts/render-tiles.mjs [output.svg]
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import process from 'node:process';
 import { TextEncoder } from 'node:util';
 import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { loadConfig } from '../dist/config.js';
 import { createLogger } from '../dist/log.js';
+import { startSpyCloudSandbox } from '../dist/sandbox/index.js';
 import { startServer } from '../dist/server.js';
 
 const NOW = Date.UTC(2026, 2, 16, 9, 0); // a Monday morning, 09:00 UTC
@@ -75,25 +75,11 @@ function dataset() {
   return records;
 }
 
-/** SpyCloud's watchlist in pages of PAGE records, and catalogs by comma-delimited ids. */
-async function startStandIn(records) {
-  const catalogs = new Map(SOURCES.map((s) => [String(s.id), { id: s.id, uuid: `00000000-0000-4000-8000-${String(s.id).padStart(12, '0')}`, title: s.title }]));
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    let body;
-    if (url.pathname === '/breach/data/watchlist') {
-      const page = Number(url.searchParams.get('cursor') ?? 0);
-      const results = records.slice(page * PAGE, (page + 1) * PAGE);
-      body = { cursor: (page + 1) * PAGE < records.length ? String(page + 1) : '', hits: results.length, results };
-    } else if (url.pathname.startsWith('/breach/catalog/')) {
-      const results = url.pathname.slice('/breach/catalog/'.length).split(',').flatMap((id) => (catalogs.has(id) ? [catalogs.get(id)] : []));
-      body = { cursor: '', hits: results.length, results };
-    }
-    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body ?? { message: 'Not found' }));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((resolve) => server.close(resolve)) };
+/** SpyCloud's watchlist in pages of PAGE records, and catalogs by comma-delimited ids: the project's sandbox. */
+function startSpyCloud(records) {
+  const catalogs = SOURCES.map((s) => ({ id: s.id, uuid: `00000000-0000-4000-8000-${String(s.id).padStart(12, '0')}`, title: s.title }));
+  const watchlist = [{ identifier_type: 'domain', identifier_name: 'northwind.example' }];
+  return startSpyCloudSandbox({ dataset: { records, catalogs, watchlist }, pageSize: PAGE });
 }
 
 // ---- drawing -------------------------------------------------------------
@@ -187,7 +173,7 @@ function draw(answers, tiles) {
 
 async function main() {
   const output = process.argv[2] ?? new URL('../docs/tiles.svg', import.meta.url);
-  const spycloud = await startStandIn(dataset());
+  const spycloud = await startSpyCloud(dataset());
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET, LOG_LEVEL: 'silent' });
   const relay = await startServer(config, { now: () => NOW, logger: createLogger('silent') });
   try {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
+import { demoCommand } from './cli/demo.js';
 
 export interface CliResult {
   code: number;
@@ -22,6 +23,8 @@ export const HELP = `Usage: spycloud-relay <command> [options]
 
 Commands:
   token    Print a module token for self-hosted mode, to paste into XDR.
+  demo     Run the relay against a built-in SpyCloud sandbox and show its answers
+           (spycloud-relay demo --help).
 
 spycloud-relay token --key <SpyCloud API key> [--limit N] [--password-display MODE]
                      [--expires 90d] [--secret S]
@@ -127,7 +130,7 @@ async function token(args: string[], env: Env, nowMs: number): Promise<CliResult
   return { code: 0, stdout: `${signed}\n`, stderr: note };
 }
 
-const COMMANDS: Readonly<Record<string, (args: string[], env: Env, nowMs: number) => Promise<CliResult>>> = { token };
+const COMMANDS: Readonly<Record<string, (args: string[], env: Env, nowMs: number) => Promise<CliResult>>> = { token, demo: demoCommand };
 
 /** The whole command line, in-process: argv without `node` and the script. */
 export async function runCli(argv: readonly string[], env: Env, nowMs = Date.now()): Promise<CliResult> {

@@ -1,29 +1,30 @@
-// A SpyCloud stand-in serving the worked example: breach records of one email and
-// catalogs answered the way SpyCloud does, comma-delimited ids included.
+// The SpyCloud sandbox (src/sandbox) serving the worked example: breach records of
+// one email and catalogs answered the way SpyCloud does, comma-delimited ids included.
+import { catalogAnswer, startSpyCloudSandbox, type SpyCloudDataset, type WatchlistIdentifier } from '../../src/sandbox/spycloud.js';
+import type { Handler, StandIn } from '../../src/sandbox/stand-in.js';
 import { fixture } from './fixtures.js';
-import { json, startStandIn, type Handler, type StandIn } from './stand-in.js';
 
 export const EXAMPLE_EMAIL = 'jdoe@acme-corp.example';
 
 /** Answers `/breach/catalog/<id>[,<id>…]` from a table; unknown ids are left out, as SpyCloud does. */
-export const catalogs = (table: Record<string, object>): Handler => (req, res, seen) => {
-  const ids = seen.path.slice('/breach/catalog/'.length).split(',').map(decodeURIComponent);
-  const results = ids.flatMap((id) => (table[id] === undefined ? [] : [table[id]]));
-  json({ cursor: '', hits: results.length, results })(req, res, seen);
-};
+export const catalogs = (table: Record<string, object>): Handler =>
+  catalogAnswer((id) => (Object.hasOwn(table, id) ? table[id] as Record<string, unknown> : undefined));
 
 export const exampleCatalogs = (): Record<string, object> => ({
   '31337': fixture('spycloud-breach-catalog-31337.json').results[0],
   '4242': fixture('spycloud-breach-catalog-4242.json').results[0],
 });
 
+/** The worked example as a sandbox dataset: its records, two of its three catalogs (777 is missing), its watchlist. */
+export const exampleDataset = (): SpyCloudDataset => ({
+  records: fixture('spycloud-breach-data-emails.json').results,
+  catalogs: Object.values(exampleCatalogs()) as Record<string, unknown>[],
+  watchlist: fixture('spycloud-watchlist.json').results as WatchlistIdentifier[],
+});
+
+/** The sandbox over the worked example, accepting any API key; `extra` routes replace its own. */
 export function startExampleSpyCloud(extra: Record<string, Handler> = {}): Promise<StandIn> {
-  return startStandIn({
-    [`/breach/data/emails/${encodeURIComponent(EXAMPLE_EMAIL)}`]: json(fixture('spycloud-breach-data-emails.json')),
-    '/breach/catalog/*': catalogs(exampleCatalogs()),
-    '/watchlist/example.org': json(fixture('spycloud-watchlist.json')),
-    ...extra,
-  });
+  return startSpyCloudSandbox({ dataset: exampleDataset(), routes: extra });
 }
 
 /** `/breach/catalog/…` calls the stand-in received. */

@@ -1,0 +1,117 @@
+// The demo's readable summary of the relay's answers (RELAY.md §5, §9). Pure: it
+// reads whatever the relay answered defensively, so a relay without a feature
+// (a type it does not look up, no tiles) is described, never a crash.
+
+export interface Answer {
+  status: number;
+  body: unknown;
+}
+
+type Doc = Record<string, unknown>;
+
+const doc = (value: unknown): Doc => (typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Doc : {});
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+const SEVERITIES = ['Critical', 'High', 'Medium', 'Low', 'Unknown'] as const;
+const LABEL_WIDTH = 12;
+/** Tile labels are longer ("Stolen session cookies"). */
+const TILE_LABEL_WIDTH = 24;
+
+const line = (label: string, value: string, width = LABEL_WIDTH) => `  ${label.padEnd(width)} ${value}`;
+const tileLine = (label: string, value: string) => line(label, value, TILE_LABEL_WIDTH);
+
+/** `2024-05-01T10:20:30.000000Z` → `2024-05-01 10:20 UTC`. */
+const shortTime = (time: string): string => `${time.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** Counts of `values`, in order of first appearance. */
+function tally(values: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts;
+}
+
+/** The `errors` of an envelope as `code: message` lines, warnings and fatal apart. */
+function problems(body: Doc): { warnings: string[]; fatal: string[] } {
+  const errors = list(body.errors).map(doc);
+  const render = (e: Doc) => text(e.message) ?? text(e.code) ?? 'unnamed error';
+  return {
+    warnings: errors.filter((e) => e.type === 'warning').map(render),
+    fatal: errors.filter((e) => e.type !== 'warning').map((e) => `${text(e.code) ?? 'error'}: ${render(e)}`),
+  };
+}
+
+/** Sightings of an /observe/observables answer: by severity, by breach, the newest. */
+export function describeObservable(heading: string, answer: Answer): string[] {
+  const body = doc(answer.body);
+  const lines = [heading];
+  if (answer.status !== 200) lines.push(line('answer', `HTTP ${answer.status}`));
+  const sightings = list(doc(doc(body.data).sightings).docs).map(doc);
+  const { warnings, fatal } = problems(body);
+  if (sightings.length === 0) {
+    if (fatal.length === 0) lines.push('  no results');
+  } else {
+    const bySeverity = tally(sightings.map((s) => text(s.severity) ?? 'Unknown'));
+    const severities = SEVERITIES.filter((s) => bySeverity.has(s)).map((s) => `${s} ${bySeverity.get(s)}`);
+    lines.push(line('sightings', `${sightings.length} (${severities.join(', ')})`));
+    const breaches = tally(sightings.map((s) => {
+      const description = text(s.description) ?? '';
+      return description === 'Present in breach' || !description.startsWith('Present in ') ? 'a source without catalog' : description.slice('Present in '.length);
+    }));
+    lines.push(line('breaches', [...breaches].map(([title, n]) => `${title} ×${n}`).join(', ')));
+    const timed = sightings.flatMap((s) => {
+      const at = text(doc(s.observed_time).start_time);
+      return at === undefined ? [] : [{ at, what: text(s.description)?.replace(/^Present in /, '') ?? '' }];
+    });
+    const newest = timed.reduce<(typeof timed)[number] | undefined>((best, t) => (best === undefined || t.at > best.at ? t : best), undefined);
+    if (newest !== undefined) lines.push(line('newest', `${shortTime(newest.at)}, ${newest.what}`));
+    const indicators = list(doc(doc(body.data).indicators).docs).length;
+    const relationships = list(doc(doc(body.data).relationships).docs).length;
+    lines.push(line('indicators', `${indicators}, relationships ${relationships}`));
+  }
+  for (const warning of warnings) lines.push(line('warning', warning));
+  for (const error of fatal) lines.push(line('error', error));
+  return lines;
+}
+
+/** One tile's figures, by tile type (RELAY.md §9). */
+function figures(type: string, data: unknown): string[] {
+  switch (type) {
+    case 'metric_group':
+    case 'horizontal_bar_chart':
+      return list(data).map(doc).map((d) => tileLine(String(d.label ?? d.key ?? '?'), String(d.value ?? '?')));
+    case 'vertical_bar_chart': {
+      const bars = list(data).map(doc);
+      const busy = bars.filter((b) => typeof b.value === 'number' && b.value > 0);
+      const total = busy.reduce((sum, b) => sum + (b.value as number), 0);
+      return [
+        tileLine('bars', `${bars.length}, ${busy.length} with records, ${total} records in all`),
+        ...busy.map((b) => tileLine(String(b.label ?? b.key), `${b.value} (${list(b.values).map(doc).map((v) => `${v.key} ${v.value}`).join(', ')})`)),
+      ];
+    }
+    case 'markdown':
+      return list(data).map((row) => `    ${String(row)}`);
+    default:
+      return [tileLine('data', JSON.stringify(data)?.slice(0, 200) ?? '')];
+  }
+}
+
+/** A dashboard tile (from `/tiles`) and its `/tiles/tile-data` answer. */
+export function describeTile(tile: unknown, answer: Answer): string[] {
+  const t = doc(tile);
+  const body = doc(answer.body);
+  const data = doc(body.data);
+  const heading = `${text(t.title) ?? text(t.id) ?? 'tile'} (${text(t.id) ?? '?'}, ${text(data.period) ?? text(t.default_period) ?? '?'})`;
+  const lines = [heading];
+  if (answer.status !== 200) lines.push(tileLine('answer', `HTTP ${answer.status}`));
+  if ('data' in data) lines.push(...figures(text(t.type) ?? '', data.data));
+  const { warnings, fatal } = problems(body);
+  for (const warning of warnings) lines.push(tileLine('warning', warning));
+  for (const error of fatal) lines.push(tileLine('error', error));
+  return lines;
+}
+
+/** True when an answer is not what a working relay gives: not HTTP 200, or a fatal error. */
+export function failed(answer: Answer): boolean {
+  return answer.status !== 200 || problems(doc(answer.body)).fatal.length > 0;
+}
