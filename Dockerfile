@@ -21,11 +21,11 @@ COPY --from=build /app/dist ./dist
 COPY module_type.json module_type.self-hosted.json ./
 USER node
 EXPOSE 9090
-# /watchdog needs no token. Plain HTTP, or HTTPS when the relay serves TLS itself
+# /healthz needs no token and asks SpyCloud nothing. Plain HTTP, or HTTPS when the relay serves TLS itself
 # (its certificate names the public host, not 127.0.0.1: this one local probe
 # does not check it).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "const tls = Boolean(process.env.TLS_CERT_FILE); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: process.env.PORT || 9090, path: '/watchdog', headers: { 'Health-Check': 'ok' }, rejectUnauthorized: false }, (res) => process.exit(res.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
+  CMD ["node", "-e", "const tls = Boolean(process.env.TLS_CERT_FILE); require(tls ? 'node:https' : 'node:http').get({ host: '127.0.0.1', port: process.env.PORT || 9090, path: '/healthz', rejectUnauthorized: false }, (res) => process.exit(res.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 # SIGTERM (docker stop) drains in-flight requests, then exits 0; a request may
 # take up to REQUEST_BUDGET_MS (25 s), hence --stop-timeout 30 above.
 CMD ["node", "dist/server.js"]

@@ -10,6 +10,7 @@ import type { CtimTimeOf } from './ctim/time.js';
 import { enrich } from './enrich.js';
 import { envelope, invalidPayload, RelayError, toRelayError, type ErrorDoc } from './errors.js';
 import { parseObservables, supportedObservables } from './observe.js';
+import type { RelayMetrics } from './metrics.js';
 import type { AnswerBytes } from './spycloud/answer-bytes.js';
 import type { SpyCloudClient } from './spycloud/client.js';
 import type { RequestScope } from './spycloud/types.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   /** Indicators and their JSON, made once per catalog. */
   indicators: IndicatorMemo;
   dashboard: Dashboard;
+  /** Set: GET /metrics serves them, and every request is counted. */
+  metrics?: RelayMetrics;
   logger: Logger;
   newId: () => string;
   now: () => number;
@@ -66,6 +69,13 @@ const ROUTES: Readonly<Record<string, string>> = {
   '/tiles': 'POST',
   '/tiles/tile': 'POST',
   '/tiles/tile-data': 'POST',
+  '/healthz': 'GET',
+};
+
+/** The route a path names, for metric labels: one of the table's, never the raw path (it may hold anything). */
+const routeOf = (routes: Readonly<Record<string, string>>, path: string): string => {
+  const route = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return Object.hasOwn(routes, route) ? route : 'other';
 };
 
 /** `<scheme>://<host>[:port]` the client called, from X-Forwarded-* only when the proxy is trusted. */
@@ -119,6 +129,7 @@ async function readBody(request: Request): Promise<string> {
 export function createApp(deps: AppDeps) {
   const { config, logger } = deps;
   const app = new Hono<Env>({ strict: false });
+  const routes: Readonly<Record<string, string>> = deps.metrics === undefined ? ROUTES : { ...ROUTES, '/metrics': 'GET' };
 
   const scopeFor = (c: Context<Env>): RequestScope => {
     const facts = c.get('facts');
@@ -155,10 +166,12 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     const facts: RequestFacts = { arrivedAt: deps.now() };
     c.set('facts', facts);
+    const counted = deps.metrics?.requestStarted();
     try {
       await next();
     } finally {
       if (facts.scope !== undefined) deps.answerBytes.release(facts.scope.heldBytes);
+      counted?.(routeOf(routes, c.req.path), c.res.status, (performance.now() - started) / 1000);
     }
     const line = {
       method: c.req.method,
@@ -187,6 +200,14 @@ export function createApp(deps: AppDeps) {
   });
 
   app.post('/version', (c) => c.json({ version: deps.version }));
+
+  // Liveness for orchestrators: no auth, no upstream call.
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  if (deps.metrics !== undefined) {
+    const { metrics } = deps;
+    app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }));
+  }
 
   app.get('/watchdog', (c) => {
     const value = c.req.header('health-check');
@@ -248,11 +269,12 @@ export function createApp(deps: AppDeps) {
     facts.period = period;
     const answer = await deps.dashboard.tileData(tile, period, { apiKey: tenant.apiKey, scope: scopeFor(c) });
     facts.tilesCache = answer.outcome;
+    deps.metrics?.tilesCache(answer.outcome);
     facts.error = answer.errors.at(-1);
     return c.json(envelope(answer.data, answer.errors));
   });
 
-  for (const [path, method] of Object.entries(ROUTES)) {
+  for (const [path, method] of Object.entries(routes)) {
     app.all(path, (c) => {
       c.header('Allow', method);
       return c.json({ code: 405, message: 'Method Not Allowed' }, 405);

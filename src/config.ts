@@ -42,6 +42,8 @@ export interface Config {
   tilesCacheTtlS: number;
   /** Watchlist pages read for one period's tiles. */
   tilesMaxPages: number;
+  /** Serve GET /metrics (server mode). */
+  metricsEnabled: boolean;
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -165,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     spycloudMaxConnections: integer(env, 'SPYCLOUD_MAX_CONNECTIONS', 256, 1),
     tilesCacheTtlS: integer(env, 'TILES_CACHE_TTL_S', 300, 0),
     tilesMaxPages: integer(env, 'TILES_MAX_PAGES', 20, 1),
+    metricsEnabled: boolean(env, 'METRICS_ENABLED', true),
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,

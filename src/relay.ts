@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { IndicatorMemo } from './ctim/indicator.js';
 import { rememberingCtimTime } from './ctim/time.js';
 import { createLogger } from './log.js';
+import { NO_EVENTS, RelayMetrics } from './metrics.js';
 import { CatalogStore } from './spycloud/catalog-store.js';
 import { AnswerBytes } from './spycloud/answer-bytes.js';
 import { SpyCloudClient } from './spycloud/client.js';
@@ -29,6 +30,8 @@ export interface RelayOptions {
   random?: () => number;
   newId?: () => string;
   urlRoot?: AppDeps['urlRoot'];
+  /** Serve GET /metrics when METRICS_ENABLED; the Lambda handler has no scraper to serve. */
+  metrics?: boolean;
 }
 
 /**
@@ -53,6 +56,8 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
   const now = options.now ?? Date.now;
   const version = packageVersion();
   const dispatcher = options.dispatcher ?? egressDispatcher(config);
+  const metrics = config.metricsEnabled && options.metrics !== false ? new RelayMetrics() : undefined;
+  const events = metrics ?? NO_EVENTS;
   const answerBytes = new AnswerBytes(config.spycloudMaxBufferedBytes);
   const limiter = new KeyLimiter(config.spycloudMaxConcurrency);
   const transport = new SpyCloudTransport({
@@ -63,12 +68,13 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     dispatcher,
     limiter,
     answerBytes,
+    events,
     now,
     random: options.random ?? Math.random,
   });
-  const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now), config.spycloudMaxPages);
+  const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now, events), config.spycloudMaxPages);
   const authenticate = config.secretKey === undefined
-    ? xdrAuthenticator(config, new JwksCache({ urlTemplate: config.jwksUrlTemplate, dispatcher, timeoutMs: config.spycloudTimeoutMs, now }), now)
+    ? xdrAuthenticator(config, new JwksCache({ urlTemplate: config.jwksUrlTemplate, dispatcher, timeoutMs: config.spycloudTimeoutMs, now, events }), now)
     : selfHostedAuthenticator(config, config.secretKey, now);
   const app = createApp({
     config,
@@ -76,6 +82,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     authenticate,
     spycloud,
     answerBytes,
+    metrics,
     time: rememberingCtimTime(),
     indicators: new IndicatorMemo(),
     dashboard: new Dashboard(spycloud, { cacheTtlS: config.tilesCacheTtlS, maxPages: config.tilesMaxPages }, now),

@@ -2,6 +2,7 @@
 // refetched on an unknown kid at most once a minute, one fetch in flight per host.
 import { importJWK, type JWK } from 'jose';
 import { request, type Dispatcher } from 'undici';
+import { NO_EVENTS, type RelayEvents } from '../metrics.js';
 
 const TTL_MS = 10 * 60_000;
 const UNKNOWN_KID_REFETCH_MS = 60_000;
@@ -19,6 +20,8 @@ export interface JwksOptions {
   dispatcher: Dispatcher;
   timeoutMs: number;
   now: () => number;
+  /** Fetches and their outcome, for the metrics. */
+  events?: RelayEvents;
 }
 
 /** The body as text, given up as soon as it passes `maxBytes` (a hostile host may stream for ever). */
@@ -72,10 +75,12 @@ export class JwksCache {
       this.lastAttempt.set(host, this.options.now());
       pending = this.fetchKeySet(host)
         .then((fresh) => {
+          (this.options.events ?? NO_EVENTS).jwksFetch('ok');
           this.sets.set(host, fresh);
           return fresh;
         })
         .catch((error: unknown) => {
+          (this.options.events ?? NO_EVENTS).jwksFetch('failed');
           // A key set we already trust beats failing every analyst while the host hiccups.
           if (stale !== undefined) return stale;
           throw error;

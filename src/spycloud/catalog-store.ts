@@ -5,6 +5,7 @@
 // remembered for that key only (shorter TTL) and never hides a catalog another
 // tenant found; one in-flight fetch per (API key, id) so that no tenant ever
 // shares another's failure. The key itself, not its short log hash, tells tenants apart.
+import { NO_EVENTS, type RelayEvents } from '../metrics.js';
 import type { Catalog, CatalogLookup } from './types.js';
 
 const MAX_ENTRIES = 10_000;
@@ -32,7 +33,7 @@ export class CatalogStore {
   private readonly foundTtlMs: number;
   private readonly missingTtlMs: number;
 
-  constructor(ttlS: number, private readonly now: () => number) {
+  constructor(ttlS: number, private readonly now: () => number, private readonly events: RelayEvents = NO_EVENTS) {
     this.foundTtlMs = ttlS * 1000;
     this.missingTtlMs = Math.min(ttlS, MISSING_TTL_S) * 1000;
   }
@@ -53,8 +54,11 @@ export class CatalogStore {
       const cached = this.cached(id) ?? this.cached(key);
       if (cached !== undefined) {
         pending.set(id, Promise.resolve(cached.lookup));
-        if (cached.freshUntil <= now) stale.push(id);
+        const fresh = cached.freshUntil > now;
+        if (!fresh) stale.push(id);
+        this.events.catalogLookup(fresh ? 'hit' : 'stale');
       } else {
+        this.events.catalogLookup('miss');
         const shared = this.inFlight.get(key);
         if (shared !== undefined) pending.set(id, shared);
         else toFetch.push(id);

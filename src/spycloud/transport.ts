@@ -2,6 +2,7 @@
 // full-jitter back-off and Retry-After, the request's budget (RELAY.md §4.2).
 import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
+import { NO_EVENTS, upstreamKind, type RelayEvents } from '../metrics.js';
 import { NoRoom, type AnswerBytes } from './answer-bytes.js';
 import { QueueTimeout, type Feedback, type KeyLimiter } from './key-limiter.js';
 import {
@@ -21,6 +22,8 @@ export interface TransportOptions {
   dispatcher: Dispatcher;
   limiter: KeyLimiter;
   answerBytes: AnswerBytes;
+  /** Calls, statuses and retries, for the metrics. */
+  events?: RelayEvents;
   now: () => number;
   random: () => number;
 }
@@ -94,6 +97,7 @@ export class SpyCloudTransport {
       const wait = (attempt.kind === 'answer' ? retryAfterMs(attempt.answer, now()) : undefined)
         ?? random() * retryBaseMs * 3 ** retry;
       if (now() + wait >= scope.deadline) throw error;
+      (this.options.events ?? NO_EVENTS).upstreamRetry(upstreamKind(path));
       await sleep(wait);
     }
   }
@@ -103,6 +107,8 @@ export class SpyCloudTransport {
     const remaining = scope.deadline - this.options.now();
     if (remaining <= 0) return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
     const budgetBound = remaining < timeoutMs;
+    const events = this.options.events ?? NO_EVENTS;
+    const kind = upstreamKind(path);
     const signal = AbortSignal.timeout(Math.min(timeoutMs, remaining));
     scope.upstreamCalls += 1;
     try {
@@ -116,9 +122,11 @@ export class SpyCloudTransport {
         headers: { 'x-api-key': apiKey, accept: 'application/json', 'user-agent': this.options.userAgent },
       });
       const text = await this.readText(response, scope, Math.min(timeoutMs, remaining));
+      events.upstreamCall(kind, response.statusCode);
       if (typeof text !== 'string') return { kind: 'failed', error: text, retryable: false };
       return { kind: 'answer', answer: { status: response.statusCode, headers: response.headers, text } };
     } catch (error) {
+      events.upstreamCall(kind, signal.aborted ? 'timeout' : 'error');
       if (signal.aborted) {
         return { kind: 'failed', error: budgetBound ? budgetSpent(scope.budgetMs) : timedOut(timeoutMs), retryable: false };
       }
