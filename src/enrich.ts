@@ -14,7 +14,7 @@ import type { BreachRecord, RequestScope } from './spycloud/types.js';
 import { budgetSpent } from './spycloud/upstream-errors.js';
 
 export interface EnrichDeps {
-  spycloud: SpyCloudClient;
+  spycloud: Pick<SpyCloudClient, 'breachRecords' | 'catalogs' | 'lookupsAllowed'>;
   newId: () => string;
   now: () => number;
   /** Sightings in one answer at most (MAX_SIGHTINGS_PER_ANSWER). */
@@ -37,7 +37,7 @@ export function newestFirst(records: readonly BreachRecord[], limit: number): Br
     .map(({ record }) => record);
 }
 
-async function findingsFor(observable: SupportedObservable, tenant: TenantContext, caller: Caller, spycloud: SpyCloudClient): Promise<Findings> {
+async function findingsFor(observable: SupportedObservable, tenant: TenantContext, caller: Caller, spycloud: EnrichDeps['spycloud']): Promise<Findings> {
   const records = newestFirst(await spycloud.breachRecords(observable, caller), tenant.entitiesLimit);
   const ids = records.map(catalogIdOf).filter((id): id is string => id !== undefined);
   const catalogs = ids.length === 0 ? new Map() : await spycloud.catalogs(ids, caller);

@@ -47,24 +47,33 @@ export function egressDispatcher(config: Config): Dispatcher {
   });
 }
 
-export function createRelay(config: Config, options: RelayOptions = {}) {
+/**
+ * The SpyCloud client of the Config (limits, pages, retries, catalog cache) and the
+ * answer-byte cap it fills: the relay's, and the one the `lookup` and `doctor` commands use.
+ */
+export function createSpyCloud(config: Config, dispatcher: Dispatcher, options: Pick<RelayOptions, 'now' | 'random'> & { version?: string } = {}) {
   const now = options.now ?? Date.now;
-  const version = packageVersion();
-  const dispatcher = options.dispatcher ?? egressDispatcher(config);
   const answerBytes = new AnswerBytes(config.spycloudMaxBufferedBytes);
-  const limiter = new KeyLimiter(config.spycloudMaxConcurrency);
   const transport = new SpyCloudTransport({
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,
     retryBaseMs: config.spycloudRetryBaseMs,
-    userAgent: `spycloud-xdr-relay/${version}`,
+    userAgent: `spycloud-xdr-relay/${options.version ?? packageVersion()}`,
     dispatcher,
-    limiter,
+    limiter: new KeyLimiter(config.spycloudMaxConcurrency),
     answerBytes,
     now,
     random: options.random ?? Math.random,
   });
   const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now), config.spycloudMaxPages);
+  return { spycloud, answerBytes };
+}
+
+export function createRelay(config: Config, options: RelayOptions = {}) {
+  const now = options.now ?? Date.now;
+  const version = packageVersion();
+  const dispatcher = options.dispatcher ?? egressDispatcher(config);
+  const { spycloud, answerBytes } = createSpyCloud(config, dispatcher, { now, random: options.random, version });
   const authenticate = config.secretKey === undefined
     ? xdrAuthenticator(config, new JwksCache({ urlTemplate: config.jwksUrlTemplate, dispatcher, timeoutMs: config.spycloudTimeoutMs, now }), now)
     : selfHostedAuthenticator(config, config.secretKey, now);
