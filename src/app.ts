@@ -94,6 +94,16 @@ export function requestUrlRoot(config: Config) {
 /** The share of a request's budget kept for mapping and writing the answer: a tenth, at most a second. */
 export const assemblyReserveMs = (budgetMs: number): number => Math.min(1_000, Math.floor(budgetMs / 10));
 
+/** The SpyCloud work of one request that arrived at `arrivedAt` (the `lookup` command's too). */
+export const requestScope = (arrivedAt: number, budgetMs: number): RequestScope => ({
+  arrivedAt,
+  // Upstream calls stop a little early: assembling the answer is part of the budget too.
+  deadline: arrivedAt + budgetMs - assemblyReserveMs(budgetMs),
+  budgetMs,
+  upstreamCalls: 0,
+  heldBytes: 0,
+});
+
 const tooLarge = () => invalidPayload('The body is larger than 1 MiB.', 413);
 
 /** The body as text, at most 1 MiB, read once; a client that hangs up mid-body is an input error, not a bug. */
@@ -133,14 +143,7 @@ export function createApp(deps: AppDeps) {
 
   const scopeFor = (c: Context<Env>): RequestScope => {
     const facts = c.get('facts');
-    facts.scope = {
-      arrivedAt: facts.arrivedAt,
-      // Upstream calls stop a little early: assembling the answer is part of the budget too.
-      deadline: facts.arrivedAt + config.requestBudgetMs - assemblyReserveMs(config.requestBudgetMs),
-      budgetMs: config.requestBudgetMs,
-      upstreamCalls: 0,
-      heldBytes: 0,
-    };
+    facts.scope = requestScope(facts.arrivedAt, config.requestBudgetMs);
     return facts.scope;
   };
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // `spycloud-relay`, the package's command line. `token` mints the module token of
 // self-hosted mode (RELAY.md §3): HS256, signed with the relay's SECRET_KEY.
+// `lookup` and `doctor` live in src/cli/, built on the relay's own parts.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { DOCTOR_HELP, doctor } from './cli/doctor.js';
+import { LOOKUP_HELP, lookup } from './cli/lookup.js';
+import type { Terminal } from './cli/progress.js';
+import { UsageError } from './cli/usage.js';
 import { PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
 import { demoCommand } from './cli/demo.js';
 
@@ -25,6 +30,8 @@ Commands:
   token    Print a module token for self-hosted mode, to paste into XDR.
   demo     Run the relay against a built-in SpyCloud sandbox and show its answers
            (spycloud-relay demo --help).
+  lookup   Look emails, domains, IPs or usernames up in SpyCloud, as the relay would.
+  doctor   Check the configuration and every service the relay depends on.
 
 spycloud-relay token --key <SpyCloud API key> [--limit N] [--password-display MODE]
                      [--expires 90d] [--secret S]
@@ -54,9 +61,9 @@ The token (HS256) is printed alone on stdout. Errors go to stderr, exit code 2.
 Example:
   export SECRET_KEY='<the relay SECRET_KEY>'
   npx spycloud-relay token --key '<SpyCloud API key>' --expires 365d
-`;
 
-class UsageError extends Error {}
+${LOOKUP_HELP}
+${DOCTOR_HELP}`;
 
 const usage = (message: string): CliResult => ({
   code: 2,
@@ -130,17 +137,22 @@ async function token(args: string[], env: Env, nowMs: number): Promise<CliResult
   return { code: 0, stdout: `${signed}\n`, stderr: note };
 }
 
-const COMMANDS: Readonly<Record<string, (args: string[], env: Env, nowMs: number) => Promise<CliResult>>> = { token, demo: demoCommand };
+type Command = (args: string[], env: Env, nowMs: number, terminal: Terminal) => Promise<CliResult>;
 
-/** The whole command line, in-process: argv without `node` and the script. */
-export async function runCli(argv: readonly string[], env: Env, nowMs = Date.now()): Promise<CliResult> {
+const COMMANDS: Readonly<Record<string, Command>> = { token, demo: demoCommand, lookup, doctor };
+
+/**
+ * The whole command line, in-process: argv without `node` and the script.
+ * `terminal` takes live progress (process.stderr when run from a shell).
+ */
+export async function runCli(argv: readonly string[], env: Env, nowMs = Date.now(), terminal: Terminal = { write: () => undefined }): Promise<CliResult> {
   const [command, ...args] = argv;
   if (command === undefined) return { code: 2, stdout: '', stderr: HELP };
   if (command === '--help' || command === '-h' || command === 'help') return { code: 0, stdout: HELP, stderr: '' };
   const run = COMMANDS[command];
   if (run === undefined) return usage(`unknown command "${command}"`);
   try {
-    return await run(args, env, nowMs);
+    return await run(args, env, nowMs, terminal);
   } catch (error) {
     // parseArgs reports unknown flags and missing values as TypeErrors with an ERR_PARSE_ARGS_* code.
     if (error instanceof UsageError || (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
@@ -151,7 +163,7 @@ export async function runCli(argv: readonly string[], env: Env, nowMs = Date.now
 }
 
 async function main(): Promise<void> {
-  const result = await runCli(process.argv.slice(2), process.env);
+  const result = await runCli(process.argv.slice(2), process.env, Date.now(), process.stderr);
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
   process.exitCode = result.code;

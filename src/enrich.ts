@@ -15,7 +15,7 @@ import type { BreachRecord, RequestScope } from './spycloud/types.js';
 import { budgetSpent } from './spycloud/upstream-errors.js';
 
 export interface EnrichDeps {
-  spycloud: SpyCloudClient;
+  spycloud: Pick<SpyCloudClient, 'breachRecords' | 'catalogs' | 'lookupsAllowed'>;
   newId: () => string;
   now: () => number;
   /** Sightings in one answer at most (MAX_SIGHTINGS_PER_ANSWER). */

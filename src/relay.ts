@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import { IndicatorMemo } from './ctim/indicator.js';
 import { rememberingCtimTime } from './ctim/time.js';
 import { createLogger } from './log.js';
-import { NO_EVENTS, RelayMetrics } from './metrics.js';
+import { NO_EVENTS, RelayMetrics, type RelayEvents } from './metrics.js';
 import { CatalogStore } from './spycloud/catalog-store.js';
 import { AnswerBytes } from './spycloud/answer-bytes.js';
 import { SpyCloudClient } from './spycloud/client.js';
@@ -52,27 +52,41 @@ export function egressDispatcher(config: Config): Dispatcher {
   });
 }
 
-export function createRelay(config: Config, options: RelayOptions = {}) {
+/**
+ * The SpyCloud client of the Config (limits, pages, retries, catalog cache) and the
+ * answer-byte cap it fills: the relay's, and the one the `lookup` and `doctor` commands use.
+ */
+export function createSpyCloud(
+  config: Config,
+  dispatcher: Dispatcher,
+  options: Pick<RelayOptions, 'now' | 'random'> & { version?: string; events?: RelayEvents } = {},
+) {
   const now = options.now ?? Date.now;
-  const version = packageVersion();
-  const dispatcher = options.dispatcher ?? egressDispatcher(config);
-  const metrics = config.metricsEnabled && options.metrics !== false ? new RelayMetrics() : undefined;
-  const events = metrics ?? NO_EVENTS;
+  const events = options.events ?? NO_EVENTS;
   const answerBytes = new AnswerBytes(config.spycloudMaxBufferedBytes);
-  const limiter = new KeyLimiter(config.spycloudMaxConcurrency);
   const transport = new SpyCloudTransport({
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,
     retryBaseMs: config.spycloudRetryBaseMs,
-    userAgent: `spycloud-xdr-relay/${version}`,
+    userAgent: `spycloud-xdr-relay/${options.version ?? packageVersion()}`,
     dispatcher,
-    limiter,
+    limiter: new KeyLimiter(config.spycloudMaxConcurrency),
     answerBytes,
     events,
     now,
     random: options.random ?? Math.random,
   });
   const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now, events), config.spycloudMaxPages);
+  return { spycloud, answerBytes };
+}
+
+export function createRelay(config: Config, options: RelayOptions = {}) {
+  const now = options.now ?? Date.now;
+  const version = packageVersion();
+  const dispatcher = options.dispatcher ?? egressDispatcher(config);
+  const metrics = config.metricsEnabled && options.metrics !== false ? new RelayMetrics() : undefined;
+  const events = metrics ?? NO_EVENTS;
+  const { spycloud, answerBytes } = createSpyCloud(config, dispatcher, { now, random: options.random, version, events });
   const authenticate = config.secretKey === undefined
     ? xdrAuthenticator(config, new JwksCache({ urlTemplate: config.jwksUrlTemplate, dispatcher, timeoutMs: config.spycloudTimeoutMs, now, events }), now)
     : selfHostedAuthenticator(config, config.secretKey, now);

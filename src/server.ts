@@ -19,7 +19,7 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-function readTlsFile(variable: string, path: string): Buffer {
+export function readTlsFile(variable: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

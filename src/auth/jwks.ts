@@ -64,6 +64,11 @@ export class JwksCache {
     return kid === undefined ? undefined : set.keys.get(kid);
   }
 
+  /** RS256 keys `host` publishes, fetched now (the `doctor` command); throws when they cannot be fetched. */
+  async keyCount(host: string): Promise<number> {
+    return (await this.refresh(host, undefined)).keys.size;
+  }
+
   /** At most once a minute per host, counting failed attempts too; joining a fetch in flight costs nothing. */
   private mayRefetch(host: string, now: number): boolean {
     return this.inFlight.has(host) || now - (this.lastAttempt.get(host) ?? Number.NEGATIVE_INFINITY) >= UNKNOWN_KID_REFETCH_MS;

@@ -6,6 +6,7 @@ import { RelayError } from '../errors.js';
 const MAX_UPSTREAM_TEXT = 200;
 
 export const THROTTLED = 'Too many requests have been made to Spycloud. Please, try again later.';
+export const IP_NOT_ALLOWED = "Authorization failed: SpyCloud does not accept calls from this relay's IP address. Ask SpyCloud to allow-list it.";
 export const QUOTA_EXHAUSTED = 'The monthly SpyCloud API quota of this key is exhausted. Contact SpyCloud to raise it.';
 
 export interface UpstreamAnswer {
@@ -59,8 +60,7 @@ export function statusError(answer: UpstreamAnswer): RelayError {
     case 401:
     case 403:
       if (header(answer, 'spycloud-error').includes('Invalid IP')) {
-        return new RelayError('authorization error',
-          "Authorization failed: SpyCloud does not accept calls from this relay's IP address. Ask SpyCloud to allow-list it.");
+        return new RelayError('authorization error', IP_NOT_ALLOWED);
       }
       return new RelayError('authorization error', `Authorization failed: ${bodyMessage(answer.text) ?? reason(status)}`);
     case 404:
