@@ -1,5 +1,7 @@
 # SpyCloud relay for Cisco XDR as a container: Node 24 LTS, production
 # dependencies only, runs as the unprivileged `node` user, listens on 9090.
+# dist/server.js is one bundled file (it starts faster); the production
+# dependencies are there for the token tool, dist/cli.js.
 #   docker build -t spycloud-relay .
 #   docker run -d --name spycloud-relay -p 9090:9090 --stop-timeout 30 spycloud-relay
 
@@ -8,6 +10,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

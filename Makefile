@@ -1,7 +1,9 @@
 # `sam build` runs this target (template.yaml: Metadata BuildMethod: makefile) in
-# a copy of the project: `npm ci` compiles (the prepare script), then only the
-# compiled code and the production dependencies go into the function's package.
+# a copy of the project: `npm ci` builds (the prepare script), then the function's
+# package is the Lambda bundle alone (scripts/bundle.mjs: no node_modules needed)
+# and a package.json that tells Node it is an ES module.
 build-RelayFunction:
 	npm ci
-	cp -R dist package.json package-lock.json "$(ARTIFACTS_DIR)"
-	cd "$(ARTIFACTS_DIR)" && npm ci --omit=dev --ignore-scripts
+	mkdir -p "$(ARTIFACTS_DIR)/dist"
+	cp dist/lambda.js "$(ARTIFACTS_DIR)/dist/"
+	printf '{ "type": "module" }\n' > "$(ARTIFACTS_DIR)/package.json"

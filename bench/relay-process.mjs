@@ -31,14 +31,15 @@ function procField(pid, file, pattern) {
 /**
  * Starts the relay with `env` (and nothing else of the bench's environment but
  * PATH and PASS_THROUGH, so that no proxy variable reroutes loopback traffic) and
- * waits until it answers `POST /version`, using `ready(url)`.
+ * waits until it answers `POST /version`, using `ready(url)`. `entry` may name
+ * another build's dist/server.js (the speed comparison, bench/speed.mjs).
  */
-export async function startRelayProcess(env, ready) {
+export async function startRelayProcess(env, ready, entry = ENTRY) {
   const port = await freePort();
   const passed = Object.fromEntries(PASS_THROUGH.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]]));
   // Node flags for the relay alone, e.g. BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, ENTRY], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     env: { PATH: process.env.PATH, ...passed, ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -13,6 +13,7 @@ import { Agent, request } from 'undici';
 import { processStats, startRelayProcess } from './relay-process.mjs';
 import { fairness } from './fairness.mjs';
 import { tilesBench } from './tiles.mjs';
+import { speedBench } from './speed.mjs';
 import { breachWorld, forkSpyCloud, startJwksHost } from './world.mjs';
 
 const API_KEY = 'bench-spycloud-key-0001';
@@ -258,6 +259,8 @@ async function main() {
     for (const [pass, text] of fair) verdict(pass, text);
     // Dashboard tiles (issue 9), on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });
+    // Speed against a baseline commit built from git (issue 11), on relays and stand-ins of its own.
+    await speedBench({ latencyMs: L });
   } finally {
     await relay?.stop();
     await Promise.all([agent.close(), spycloud?.close(), jwks?.close()]);

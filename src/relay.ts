@@ -19,8 +19,13 @@ import { KeyLimiter } from './spycloud/key-limiter.js';
 import { SpyCloudTransport } from './spycloud/transport.js';
 import { Dashboard } from './tiles/dashboard.js';
 
+/** The package version, written into the bundles at build time (scripts/bundle.mjs): the Lambda package has no package.json to read. */
+declare const __RELAY_VERSION__: string | undefined;
+
 export const packageVersion = (): string =>
-  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  typeof __RELAY_VERSION__ === 'string'
+    ? __RELAY_VERSION__
+    : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RelayOptions {
   logger?: Logger;

@@ -1,13 +1,21 @@
 // The AWS Lambda handler, invoked in-process with events shaped like the ones
 // API Gateway REST API (payload v1, stage /dev, base64 body, multiValueHeaders),
 // HTTP API and Function URLs (payload v2) send. Each answer must equal, byte for
-// byte, the Node server's answer to the same request, in both auth modes.
-import { readFileSync } from 'node:fs';
+// byte, the Node server's answer to the same request, in both auth modes. Every
+// case runs twice: against src/lambda.ts and against the one-file bundle the
+// Lambda package ships, imported from a directory with nothing else in it.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import type { LambdaEvent } from 'hono/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOG_LEVELS, loadConfig } from '../src/config.js';
-import { createHandler, handler, type LambdaHandler } from '../src/lambda.js';
+import * as sourceModule from '../src/lambda.js';
+import type { LambdaHandler } from '../src/lambda.js';
 import { createLogger } from '../src/log.js';
 import { fixture } from './support/fixtures.js';
 import { startRelay, type TestRelay } from './support/relay.js';
@@ -213,200 +221,277 @@ const MODES: Mode[] = [
   },
 ];
 
-for (const mode of MODES) {
-  describe(`Lambda answers equal the server's, ${mode.name}`, () => {
-    let spycloud: StandIn;
-    let jwks: StandIn;
-    let signer: XdrSigner;
-    let server: TestRelay;
-    const serverIds = idSequence();
-    const lambdaIds = idSequence();
+type LambdaModule = typeof sourceModule;
 
-    beforeAll(async () => {
-      signer = await xdrSigner();
-      spycloud = await startExampleSpyCloud();
-      jwks = await startStandIn({ '/.well-known/jwks': json(signer.jwks) });
-      server = await startRelay(mode.env(spycloud, jwks), { newId: serverIds.next });
-    });
-    afterAll(async () => {
-      await server.close();
-      await Promise.all([spycloud.close(), jwks.close()]);
-    });
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION_EVENT = payloadV2(FUNCTION_URL_DOMAIN, '$default', { method: 'POST', path: '/version', headers: {} });
+const run = promisify(execFile);
 
-    for (const gateway of GATEWAYS) {
-      it(gateway.name, async () => {
-        // A fresh container per gateway: its caches start as cold as the server's did.
-        const env = { LOG_LEVEL: 'debug', ...mode.env(spycloud, jwks) };
-        const lambda = createHandler(loadConfig(env), { newId: lambdaIds.next, logger: quietLogger().logger });
-        const auth = mode.auth(signer, jwks);
-        const serverCalls = await Promise.all(calls(auth, server.url));
-        const lambdaCalls = await Promise.all(calls(auth, gateway.urlRoot));
-        for (const [index, [what, lambdaCall]] of lambdaCalls.entries()) {
-          serverIds.restart();
-          lambdaIds.restart();
-          const fromServer = await callServer(server, (serverCalls[index] as [string, Call])[1]);
-          const fromLambda = await invoke(lambda, gateway.event(lambdaCall));
-          expect(fromLambda, what).toEqual(fromServer);
+/**
+ * The Lambda package as `sam build` makes it (Makefile): dist/lambda.js, bundled by
+ * the build's own script, and a package.json saying it is an ES module, alone in
+ * a fresh temporary directory (no node_modules to fall back on). Built once per run.
+ */
+let packageDir: Promise<string> | undefined;
+function lambdaPackage(): Promise<string> {
+  packageDir ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-lambda-package-'));
+    await run(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url)), 'lambda', join(dir, 'dist', 'lambda.js')]);
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    return dir;
+  })();
+  return packageDir;
+}
+afterAll(async () => {
+  if (packageDir !== undefined) rmSync(await packageDir, { recursive: true, force: true });
+});
+
+/** How the tests reach the handler: the module itself, and the bundle built from it. */
+interface EntryPoint {
+  name: string;
+  load: () => Promise<LambdaModule>;
+  /** Imports the module afresh with `env` added to the environment; its `handler`'s /version answer, or the import's error. */
+  freshVersion: (env: Record<string, string>) => Promise<unknown>;
+}
+
+const ENTRY_POINTS: EntryPoint[] = [
+  {
+    name: 'src/lambda.ts',
+    load: async () => sourceModule,
+    freshVersion: async (env) => {
+      const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+      Object.assign(process.env, env);
+      try {
+        vi.resetModules();
+        const { handler } = await import('../src/lambda.js');
+        return JSON.parse((await handler(VERSION_EVENT)).body);
+      } finally {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
         }
+      }
+    },
+  },
+  {
+    name: 'the Lambda bundle, alone in a directory',
+    load: async () => (await import(pathToFileURL(join(await lambdaPackage(), 'dist', 'lambda.js')).href)) as LambdaModule,
+    // In a plain `node` with nothing but PATH and `env`: no vitest, no node_modules, no NODE_PATH.
+    freshVersion: async (env) => {
+      const dir = await lambdaPackage();
+      const script = `
+        let answer;
+        try {
+          const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, 'dist', 'lambda.js')).href)});
+          answer = JSON.parse((await handler(JSON.parse(process.env.EVENT))).body);
+        } catch (error) {
+          answer = { importError: error.message };
+        }
+        process.stdout.write('\\n' + JSON.stringify(answer));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', EVENT: JSON.stringify(VERSION_EVENT), ...env },
+      });
+      const answer = JSON.parse(stdout.split('\n').at(-1) as string);
+      if (answer.importError !== undefined) throw new Error(answer.importError);
+      return answer;
+    },
+  },
+];
+
+for (const entry of ENTRY_POINTS) {
+  describe(entry.name, () => {
+    let createHandler: LambdaModule['createHandler'];
+    beforeAll(async () => {
+      ({ createHandler } = await entry.load());
+    });
+
+    for (const mode of MODES) {
+      describe(`Lambda answers equal the server's, ${mode.name}`, () => {
+        let spycloud: StandIn;
+        let jwks: StandIn;
+        let signer: XdrSigner;
+        let server: TestRelay;
+        const serverIds = idSequence();
+        const lambdaIds = idSequence();
+
+        beforeAll(async () => {
+          signer = await xdrSigner();
+          spycloud = await startExampleSpyCloud();
+          jwks = await startStandIn({ '/.well-known/jwks': json(signer.jwks) });
+          server = await startRelay(mode.env(spycloud, jwks), { newId: serverIds.next });
+        });
+        afterAll(async () => {
+          await server.close();
+          await Promise.all([spycloud.close(), jwks.close()]);
+        });
+
+        for (const gateway of GATEWAYS) {
+          it(gateway.name, async () => {
+            // A fresh container per gateway: its caches start as cold as the server's did.
+            const env = { LOG_LEVEL: 'debug', ...mode.env(spycloud, jwks) };
+            const lambda = createHandler(loadConfig(env), { newId: lambdaIds.next, logger: quietLogger().logger });
+            const auth = mode.auth(signer, jwks);
+            const serverCalls = await Promise.all(calls(auth, server.url));
+            const lambdaCalls = await Promise.all(calls(auth, gateway.urlRoot));
+            for (const [index, [what, lambdaCall]] of lambdaCalls.entries()) {
+              serverIds.restart();
+              lambdaIds.restart();
+              const fromServer = await callServer(server, (serverCalls[index] as [string, Call])[1]);
+              const fromLambda = await invoke(lambda, gateway.event(lambdaCall));
+              expect(fromLambda, what).toEqual(fromServer);
+            }
+          });
+        }
+
+        it('the comparison is not vacuous: the worked example answer is the full enrichment', async () => {
+          const lambda = createHandler(loadConfig(mode.env(spycloud, jwks)), { logger: quietLogger().logger });
+          const [, call] = await calls(mode.auth(signer, jwks), GATEWAYS[0]!.urlRoot)[0]!;
+          const answer = JSON.parse((await invoke(lambda, GATEWAYS[0]!.event(call))).body);
+          expect(answer.data.sightings.count).toBe(4);
+          expect(answer.data.indicators.count).toBe(2);
+          expect(answer.data.relationships.count).toBe(3);
+        });
       });
     }
 
-    it('the comparison is not vacuous: the worked example answer is the full enrichment', async () => {
-      const lambda = createHandler(loadConfig(mode.env(spycloud, jwks)), { logger: quietLogger().logger });
-      const [, call] = await calls(mode.auth(signer, jwks), GATEWAYS[0]!.urlRoot)[0]!;
-      const answer = JSON.parse((await invoke(lambda, GATEWAYS[0]!.event(call))).body);
-      expect(answer.data.sightings.count).toBe(4);
-      expect(answer.data.indicators.count).toBe(2);
-      expect(answer.data.relationships.count).toBe(3);
+    describe('token audience on Lambda (XDR-hosted mode)', () => {
+      let spycloud: StandIn;
+      let jwks: StandIn;
+      let signer: XdrSigner;
+      beforeAll(async () => {
+        signer = await xdrSigner();
+        spycloud = await startExampleSpyCloud();
+        jwks = await startStandIn({ '/.well-known/jwks': json(signer.jwks) });
+      });
+      afterAll(() => Promise.all([spycloud.close(), jwks.close()]));
+
+      const lambdaWith = (extra: Record<string, string> = {}) => {
+        const log = quietLogger();
+        const env = { SPYCLOUD_API_URL: spycloud.url, JWKS_URL_TEMPLATE: 'http://{host}/.well-known/jwks', JWKS_ALLOWED_HOSTS: jwks.host, ...extra };
+        return { lambda: createHandler(loadConfig(env), { logger: log.logger }), log };
+      };
+      const health = async (aud: string): Promise<Call> => ({
+        method: 'POST',
+        path: '/health',
+        headers: { authorization: `Bearer ${await signer.sign({ key: API_KEY, jwks_host: jwks.host, aud })}` },
+      });
+      const WRONG_AUDIENCE = { errors: [{ type: 'fatal', code: 'authorization error', message: 'Authorization failed: Wrong configuration-token-audience' }] };
+      const OK = { data: { status: 'ok' } };
+      const answer = async (lambda: LambdaHandler, event: LambdaEvent) => JSON.parse((await invoke(lambda, event)).body);
+
+      it('a REST API stage is part of the audience: https://<domain>/dev, not https://<domain>', async () => {
+        const { lambda } = lambdaWith();
+        expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}/dev`)))).toEqual(OK);
+        expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}/dev/`)))).toEqual(OK);
+        expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}`)))).toEqual(WRONG_AUDIENCE);
+        expect(await answer(lambda, restApi(REST_DOMAIN, 'prod', await health(`https://${REST_DOMAIN}/dev`)))).toEqual(WRONG_AUDIENCE);
+      });
+
+      it('the $default stage of an HTTP API or a Function URL adds nothing to the audience', async () => {
+        const { lambda } = lambdaWith();
+        expect(await answer(lambda, payloadV2(HTTP_API_DOMAIN, '$default', await health(`https://${HTTP_API_DOMAIN}`)))).toEqual(OK);
+        expect(await answer(lambda, payloadV2(HTTP_API_DOMAIN, '$default', await health(`https://${HTTP_API_DOMAIN}/$default`)))).toEqual(WRONG_AUDIENCE);
+        expect(await answer(lambda, payloadV2(FUNCTION_URL_DOMAIN, '$default', await health(`https://${FUNCTION_URL_DOMAIN}`)))).toEqual(OK);
+      });
+
+      it('a custom domain adds no stage: the audience is https://<custom domain>', async () => {
+        const { lambda } = lambdaWith();
+        expect(await answer(lambda, restApi('relay.example.com', 'prod', await health('https://relay.example.com')))).toEqual(OK);
+        expect(await answer(lambda, restApi('relay.example.com', 'prod', await health('https://relay.example.com/prod')))).toEqual(WRONG_AUDIENCE);
+      });
+
+      it('RELAY_PUBLIC_URL, when set, is the only audience accepted', async () => {
+        const { lambda } = lambdaWith({ RELAY_PUBLIC_URL: 'https://spycloud-relay.example.com/' });
+        expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health('https://spycloud-relay.example.com')))).toEqual(OK);
+        expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}/dev`)))).toEqual(WRONG_AUDIENCE);
+      });
+
+      it('keeps JWKS and catalog caches across warm invocations of one container', async () => {
+        const { lambda, log } = lambdaWith();
+        jwks.seen.length = 0;
+        spycloud.seen.length = 0;
+        const call = async (): Promise<Call> => ({
+          method: 'POST',
+          path: '/observe/observables',
+          headers: { authorization: (await health(`https://${HTTP_API_DOMAIN}`)).headers.authorization as string },
+          body: OBSERVE,
+        });
+        for (let n = 0; n < 3; n++) {
+          const body = await answer(lambda, payloadV2(HTTP_API_DOMAIN, '$default', await call()));
+          expect(body.data.sightings.count).toBe(4);
+        }
+        expect(jwks.seen).toHaveLength(1);
+        expect(catalogCalls(spycloud)).toHaveLength(1);
+        expect(spycloud.seen.filter((s) => s.path.startsWith('/breach/data/emails/'))).toHaveLength(3);
+        // The request log line names the route the relay matched, stage prefix removed.
+        const lines = log.lines.map((line) => JSON.parse(line)).filter((line) => line.msg === 'request');
+        expect(lines.map((line) => [line.path, line.status])).toEqual(Array(3).fill(['/observe/observables', 200]));
+      });
+    });
+
+    describe('the module', () => {
+      it('exports a ready handler built from the environment, which knows the package version', async () => {
+        expect(await entry.freshVersion({})).toEqual({ version: PACKAGE_VERSION });
+      });
+
+      it('fails at import, naming the variable, when the configuration is bad', async () => {
+        await expect(entry.freshVersion({ CTR_ENTITIES_LIMIT: '0' })).rejects.toThrow(/^Invalid configuration: CTR_ENTITIES_LIMIT /);
+      });
+
+      it('an email observable in a Function URL event with a base64 body is enriched too', async () => {
+        const spycloud = await startExampleSpyCloud();
+        try {
+          const lambda = createHandler(loadConfig({ SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET }), { logger: quietLogger().logger });
+          const call: Call = {
+            method: 'POST',
+            path: '/observe/observables',
+            headers: { ...JSON_HEADERS, authorization: `Bearer ${await hs256({ key: API_KEY }, SECRET)}` },
+            body: JSON.stringify([{ type: 'email', value: EXAMPLE_EMAIL }]),
+          };
+          const body = JSON.parse((await invoke(lambda, payloadV2(FUNCTION_URL_DOMAIN, '$default', call, true))).body);
+          expect(body.data.sightings.count).toBe(4);
+        } finally {
+          await spycloud.close();
+        }
+      });
+    });
+
+    describe('dashboard tiles on Lambda', () => {
+      it('a tile-data request reads the watchlist window of the injected clock and answers its figures', async () => {
+        const spycloud = await startStandIn({
+          [WATCHLIST_PATH]: watchlistPages([[
+            watchRecord({ at: '2026-11-23T11:00:00Z', email: 'a@acme.example', severity: 30 }),
+            watchRecord({ at: '2026-11-22T12:00:00Z', email: 'b@acme.example', severity: 2 }), // the window's start: outside
+          ], [
+            watchRecord({ at: '2026-11-22T12:00:01Z', email: 'b@acme.example', severity: 20 }),
+          ]]),
+        });
+        try {
+          const now = Date.UTC(2026, 10, 23, 12);
+          const lambda = createHandler(loadConfig({ SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET }), { logger: quietLogger().logger, now: () => now });
+          const call: Call = {
+            method: 'POST',
+            path: '/tiles/tile-data',
+            headers: { ...JSON_HEADERS, authorization: `Bearer ${await hs256({ key: API_KEY }, SECRET)}` },
+            body: JSON.stringify({ tile_id: 'spycloud-timeline', period: 'last_24_hours' }),
+          };
+          const body = JSON.parse((await invoke(lambda, restApi(REST_DOMAIN, 'dev', call))).body);
+          expect(spycloud.seen.map((s) => s.url)).toEqual([
+            `${WATCHLIST_PATH}?since=2026-11-22&until=2026-11-23`,
+            `${WATCHLIST_PATH}?since=2026-11-22&until=2026-11-23&cursor=page-1`,
+          ]);
+          expect(body.data.observed_time).toEqual({ start_time: '2026-11-22T12:00:00.000000Z', end_time: '2026-11-23T12:00:00.000000Z' });
+          expect(body.data.data).toHaveLength(25);
+          expect(body.data.data[0]).toMatchObject({ label: '2026-11-22 12:00', value: 1, values: [{ key: 'high', value: 1 }] });
+          expect(body.data.data[23]).toMatchObject({ label: '2026-11-23 11:00', value: 1, values: [{ key: 'critical', value: 1 }] });
+        } finally {
+          await spycloud.close();
+        }
+      });
     });
   });
 }
-
-describe('token audience on Lambda (XDR-hosted mode)', () => {
-  let spycloud: StandIn;
-  let jwks: StandIn;
-  let signer: XdrSigner;
-  beforeAll(async () => {
-    signer = await xdrSigner();
-    spycloud = await startExampleSpyCloud();
-    jwks = await startStandIn({ '/.well-known/jwks': json(signer.jwks) });
-  });
-  afterAll(() => Promise.all([spycloud.close(), jwks.close()]));
-
-  const lambdaWith = (extra: Record<string, string> = {}) => {
-    const log = quietLogger();
-    const env = { SPYCLOUD_API_URL: spycloud.url, JWKS_URL_TEMPLATE: 'http://{host}/.well-known/jwks', JWKS_ALLOWED_HOSTS: jwks.host, ...extra };
-    return { lambda: createHandler(loadConfig(env), { logger: log.logger }), log };
-  };
-  const health = async (aud: string): Promise<Call> => ({
-    method: 'POST',
-    path: '/health',
-    headers: { authorization: `Bearer ${await signer.sign({ key: API_KEY, jwks_host: jwks.host, aud })}` },
-  });
-  const WRONG_AUDIENCE = { errors: [{ type: 'fatal', code: 'authorization error', message: 'Authorization failed: Wrong configuration-token-audience' }] };
-  const OK = { data: { status: 'ok' } };
-  const answer = async (lambda: LambdaHandler, event: LambdaEvent) => JSON.parse((await invoke(lambda, event)).body);
-
-  it('a REST API stage is part of the audience: https://<domain>/dev, not https://<domain>', async () => {
-    const { lambda } = lambdaWith();
-    expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}/dev`)))).toEqual(OK);
-    expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}/dev/`)))).toEqual(OK);
-    expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}`)))).toEqual(WRONG_AUDIENCE);
-    expect(await answer(lambda, restApi(REST_DOMAIN, 'prod', await health(`https://${REST_DOMAIN}/dev`)))).toEqual(WRONG_AUDIENCE);
-  });
-
-  it('the $default stage of an HTTP API or a Function URL adds nothing to the audience', async () => {
-    const { lambda } = lambdaWith();
-    expect(await answer(lambda, payloadV2(HTTP_API_DOMAIN, '$default', await health(`https://${HTTP_API_DOMAIN}`)))).toEqual(OK);
-    expect(await answer(lambda, payloadV2(HTTP_API_DOMAIN, '$default', await health(`https://${HTTP_API_DOMAIN}/$default`)))).toEqual(WRONG_AUDIENCE);
-    expect(await answer(lambda, payloadV2(FUNCTION_URL_DOMAIN, '$default', await health(`https://${FUNCTION_URL_DOMAIN}`)))).toEqual(OK);
-  });
-
-  it('a custom domain adds no stage: the audience is https://<custom domain>', async () => {
-    const { lambda } = lambdaWith();
-    expect(await answer(lambda, restApi('relay.example.com', 'prod', await health('https://relay.example.com')))).toEqual(OK);
-    expect(await answer(lambda, restApi('relay.example.com', 'prod', await health('https://relay.example.com/prod')))).toEqual(WRONG_AUDIENCE);
-  });
-
-  it('RELAY_PUBLIC_URL, when set, is the only audience accepted', async () => {
-    const { lambda } = lambdaWith({ RELAY_PUBLIC_URL: 'https://spycloud-relay.example.com/' });
-    expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health('https://spycloud-relay.example.com')))).toEqual(OK);
-    expect(await answer(lambda, restApi(REST_DOMAIN, 'dev', await health(`https://${REST_DOMAIN}/dev`)))).toEqual(WRONG_AUDIENCE);
-  });
-
-  it('keeps JWKS and catalog caches across warm invocations of one container', async () => {
-    const { lambda, log } = lambdaWith();
-    jwks.seen.length = 0;
-    spycloud.seen.length = 0;
-    const call = async (): Promise<Call> => ({
-      method: 'POST',
-      path: '/observe/observables',
-      headers: { authorization: (await health(`https://${HTTP_API_DOMAIN}`)).headers.authorization as string },
-      body: OBSERVE,
-    });
-    for (let n = 0; n < 3; n++) {
-      const body = await answer(lambda, payloadV2(HTTP_API_DOMAIN, '$default', await call()));
-      expect(body.data.sightings.count).toBe(4);
-    }
-    expect(jwks.seen).toHaveLength(1);
-    expect(catalogCalls(spycloud)).toHaveLength(1);
-    expect(spycloud.seen.filter((s) => s.path.startsWith('/breach/data/emails/'))).toHaveLength(3);
-    // The request log line names the route the relay matched, stage prefix removed.
-    const lines = log.lines.map((line) => JSON.parse(line)).filter((line) => line.msg === 'request');
-    expect(lines.map((line) => [line.path, line.status])).toEqual(Array(3).fill(['/observe/observables', 200]));
-  });
-});
-
-describe('the module', () => {
-  it('exports a ready handler built from the environment', async () => {
-    const result = await handler(payloadV2(FUNCTION_URL_DOMAIN, '$default', { method: 'POST', path: '/version', headers: {} }));
-    expect(result.statusCode).toBe(200);
-    expect(JSON.parse(result.body)).toEqual({ version: '1.0.0' });
-  });
-
-  it('fails at import, naming the variable, when the configuration is bad', async () => {
-    const saved = process.env.CTR_ENTITIES_LIMIT;
-    process.env.CTR_ENTITIES_LIMIT = '0';
-    try {
-      vi.resetModules();
-      await expect(import('../src/lambda.js')).rejects.toThrow(/^Invalid configuration: CTR_ENTITIES_LIMIT /);
-    } finally {
-      if (saved === undefined) delete process.env.CTR_ENTITIES_LIMIT;
-      else process.env.CTR_ENTITIES_LIMIT = saved;
-    }
-  });
-
-  it('an email observable in a Function URL event with a base64 body is enriched too', async () => {
-    const spycloud = await startExampleSpyCloud();
-    try {
-      const lambda = createHandler(loadConfig({ SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET }), { logger: quietLogger().logger });
-      const call: Call = {
-        method: 'POST',
-        path: '/observe/observables',
-        headers: { ...JSON_HEADERS, authorization: `Bearer ${await hs256({ key: API_KEY }, SECRET)}` },
-        body: JSON.stringify([{ type: 'email', value: EXAMPLE_EMAIL }]),
-      };
-      const body = JSON.parse((await invoke(lambda, payloadV2(FUNCTION_URL_DOMAIN, '$default', call, true))).body);
-      expect(body.data.sightings.count).toBe(4);
-    } finally {
-      await spycloud.close();
-    }
-  });
-});
-
-describe('dashboard tiles on Lambda', () => {
-  it('a tile-data request reads the watchlist window of the injected clock and answers its figures', async () => {
-    const spycloud = await startStandIn({
-      [WATCHLIST_PATH]: watchlistPages([[
-        watchRecord({ at: '2026-11-23T11:00:00Z', email: 'a@acme.example', severity: 30 }),
-        watchRecord({ at: '2026-11-22T12:00:00Z', email: 'b@acme.example', severity: 2 }), // the window's start: outside
-      ], [
-        watchRecord({ at: '2026-11-22T12:00:01Z', email: 'b@acme.example', severity: 20 }),
-      ]]),
-    });
-    try {
-      const now = Date.UTC(2026, 10, 23, 12);
-      const lambda = createHandler(loadConfig({ SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET }), { logger: quietLogger().logger, now: () => now });
-      const call: Call = {
-        method: 'POST',
-        path: '/tiles/tile-data',
-        headers: { ...JSON_HEADERS, authorization: `Bearer ${await hs256({ key: API_KEY }, SECRET)}` },
-        body: JSON.stringify({ tile_id: 'spycloud-timeline', period: 'last_24_hours' }),
-      };
-      const body = JSON.parse((await invoke(lambda, restApi(REST_DOMAIN, 'dev', call))).body);
-      expect(spycloud.seen.map((s) => s.url)).toEqual([
-        `${WATCHLIST_PATH}?since=2026-11-22&until=2026-11-23`,
-        `${WATCHLIST_PATH}?since=2026-11-22&until=2026-11-23&cursor=page-1`,
-      ]);
-      expect(body.data.observed_time).toEqual({ start_time: '2026-11-22T12:00:00.000000Z', end_time: '2026-11-23T12:00:00.000000Z' });
-      expect(body.data.data).toHaveLength(25);
-      expect(body.data.data[0]).toMatchObject({ label: '2026-11-22 12:00', value: 1, values: [{ key: 'high', value: 1 }] });
-      expect(body.data.data[23]).toMatchObject({ label: '2026-11-23 11:00', value: 1, values: [{ key: 'critical', value: 1 }] });
-    } finally {
-      await spycloud.close();
-    }
-  });
-});
 
 describe('template.yaml (SAM)', () => {
   const template = readFileSync(new URL('../template.yaml', import.meta.url), 'utf8');
@@ -422,7 +507,18 @@ describe('template.yaml (SAM)', () => {
     expect(field('Runtime')).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
     const build = JSON.parse(readFileSync(new URL('../tsconfig.build.json', import.meta.url), 'utf8'));
     expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
-    expect(typeof handler).toBe('function');
+    expect(typeof sourceModule.handler).toBe('function');
+  });
+
+  it('ships the one-file bundle alone (Makefile), without source maps to load at each cold start', () => {
+    const makefile = readFileSync(new URL('../Makefile', import.meta.url), 'utf8');
+    const recipe = makefile.slice(makefile.indexOf('build-RelayFunction:')).split('\n').slice(1).filter((line) => line.startsWith('\t'));
+    const shipped = recipe.filter((line) => line.includes('$(ARTIFACTS_DIR)') && !line.includes('mkdir'));
+    expect(shipped).toEqual([
+      '\tcp dist/lambda.js "$(ARTIFACTS_DIR)/dist/"',
+      '\tprintf \'{ "type": "module" }\\n\' > "$(ARTIFACTS_DIR)/package.json"',
+    ]);
+    expect(field('NODE_OPTIONS')).toBeUndefined();
   });
 
   it('times out after the relay\'s own budget, within API Gateway\'s 30 s', () => {

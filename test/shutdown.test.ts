@@ -37,6 +37,8 @@ function ensureBuilt() {
   }
   if (built < newest(join(ROOT, 'src'))) {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    // dist/server.js is the bundle of the build's second step.
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs'), 'server', ENTRY], { cwd: ROOT, stdio: 'inherit' });
   }
 }
 
