@@ -70,7 +70,6 @@ export function createHandler(config: Config, options: RelayOptions = {}): Lambd
     // Lambda may freeze the process right after an answer: write log lines synchronously.
     logger: options.logger ?? createLogger(config.logLevel, pino.destination({ dest: 1, sync: true })),
     urlRoot: options.urlRoot ?? lambdaUrlRoot(config),
-    metrics: false,
   });
   const handleEvent = handle(app);
   return (event, context) => handleEvent(withRoutePath(event), context);

@@ -1,39 +1,11 @@
 // What the relay counts for operators (RELAY.md §8): the parts report plain
-// events through RelayEvents, and RelayMetrics turns them into Prometheus series
-// (prom-client) served at GET /metrics. Each relay has its own registry. No label
+// events (events.ts), and RelayMetrics turns them into Prometheus series
+// (prom-client) served at GET /metrics. Only the Node server loads it, so the
+// Lambda bundle carries no prom-client. Each relay has its own registry. No label
 // ever holds an API key, a tenant hash, an observable value or a token: routes are
 // the route table's paths, upstream calls are named by kind.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-/** SpyCloud endpoint kinds (§8). */
-export type UpstreamKind = 'records' | 'catalog' | 'watchlist' | 'health';
-/** An upstream call's end: its HTTP status, or how it failed without one. */
-export type UpstreamOutcome = number | 'timeout' | 'error';
-
-export interface RelayEvents {
-  upstreamCall(kind: UpstreamKind, outcome: UpstreamOutcome): void;
-  upstreamRetry(kind: UpstreamKind): void;
-  catalogLookup(result: 'hit' | 'stale' | 'miss'): void;
-  jwksFetch(outcome: 'ok' | 'failed'): void;
-  tilesCache(result: 'hit' | 'shared' | 'read'): void;
-}
-
-/** For parts built without metrics (Lambda, tests of one part). */
-export const NO_EVENTS: RelayEvents = {
-  upstreamCall: () => undefined,
-  upstreamRetry: () => undefined,
-  catalogLookup: () => undefined,
-  jwksFetch: () => undefined,
-  tilesCache: () => undefined,
-};
-
-/** The kind of a SpyCloud path (already encoded, below the base URL). */
-export function upstreamKind(path: string): UpstreamKind {
-  if (path.startsWith('/breach/catalog/')) return 'catalog';
-  if (path.startsWith('/breach/data/watchlist')) return 'watchlist';
-  if (path.startsWith('/watchlist/')) return 'health';
-  return 'records';
-}
+import type { RelayEvents, UpstreamKind, UpstreamOutcome } from './events.js';
 
 export class RelayMetrics implements RelayEvents {
   readonly registry = new Registry();

@@ -11,7 +11,8 @@ import type { Config } from './config.js';
 import { IndicatorMemo } from './ctim/indicator.js';
 import { rememberingCtimTime } from './ctim/time.js';
 import { createLogger } from './log.js';
-import { NO_EVENTS, RelayMetrics, type RelayEvents } from './metrics.js';
+import { NO_EVENTS, type RelayEvents } from './events.js';
+import type { RelayMetrics } from './metrics.js';
 import { CatalogStore } from './spycloud/catalog-store.js';
 import { AnswerBytes } from './spycloud/answer-bytes.js';
 import { SpyCloudClient } from './spycloud/client.js';
@@ -35,8 +36,8 @@ export interface RelayOptions {
   random?: () => number;
   newId?: () => string;
   urlRoot?: AppDeps['urlRoot'];
-  /** Serve GET /metrics when METRICS_ENABLED; the Lambda handler has no scraper to serve. */
-  metrics?: boolean;
+  /** Counted and served at GET /metrics; the Node server makes them when METRICS_ENABLED, the Lambda handler never. */
+  metrics?: RelayMetrics;
 }
 
 /**
@@ -89,7 +90,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
   const now = options.now ?? Date.now;
   const version = packageVersion();
   const dispatcher = options.dispatcher ?? egressDispatcher(config);
-  const metrics = config.metricsEnabled && options.metrics !== false ? new RelayMetrics() : undefined;
+  const { metrics } = options;
   const events = metrics ?? NO_EVENTS;
   const { spycloud, answerBytes } = createSpyCloud(config, dispatcher, { now, random: options.random, version, events });
   const authenticate = config.secretKey === undefined

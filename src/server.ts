@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
+import { RelayMetrics } from './metrics.js';
 import { createRelay, type RelayOptions } from './relay.js';
 
 export interface RunningServer {
@@ -28,7 +29,8 @@ export function readTlsFile(variable: string, path: string): Buffer {
 }
 
 export async function startServer(config: Config, options: RelayOptions = {}): Promise<RunningServer> {
-  const { app, dispatcher } = createRelay(config, options);
+  const metrics = options.metrics ?? (config.metricsEnabled ? new RelayMetrics() : undefined);
+  const { app, dispatcher } = createRelay(config, { ...options, metrics });
   const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
     ? { cert: readTlsFile('TLS_CERT_FILE', config.tlsCertFile), key: readTlsFile('TLS_KEY_FILE', config.tlsKeyFile) }
     : undefined;

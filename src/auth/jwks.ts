@@ -2,7 +2,7 @@
 // refetched on an unknown kid at most once a minute, one fetch in flight per host.
 import { importJWK, type JWK } from 'jose';
 import { request, type Dispatcher } from 'undici';
-import { NO_EVENTS, type RelayEvents } from '../metrics.js';
+import { NO_EVENTS, type RelayEvents } from '../events.js';
 
 const TTL_MS = 10 * 60_000;
 const UNKNOWN_KID_REFETCH_MS = 60_000;

@@ -5,7 +5,7 @@
 // remembered for that key only (shorter TTL) and never hides a catalog another
 // tenant found; one in-flight fetch per (API key, id) so that no tenant ever
 // shares another's failure. The key itself, not its short log hash, tells tenants apart.
-import { NO_EVENTS, type RelayEvents } from '../metrics.js';
+import { NO_EVENTS, type RelayEvents } from '../events.js';
 import type { Catalog, CatalogLookup } from './types.js';
 
 const MAX_ENTRIES = 10_000;

@@ -2,7 +2,7 @@
 // full-jitter back-off and Retry-After, the request's budget (RELAY.md §4.2).
 import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
-import { NO_EVENTS, upstreamKind, type RelayEvents } from '../metrics.js';
+import { NO_EVENTS, upstreamKind, type RelayEvents } from '../events.js';
 import { NoRoom, type AnswerBytes } from './answer-bytes.js';
 import { QueueTimeout, type Feedback, type KeyLimiter } from './key-limiter.js';
 import {
