@@ -8,7 +8,7 @@ import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
-import { processStats, startRelayProcess } from './relay-process.mjs';
+import { processStats, startBenchRelay } from './relay-process.mjs';
 import { breachWorld, forkSpyCloud, startJwksHost } from './world.mjs';
 
 const HEAVY_KEY = 'bench-heavy-tenant-key';
@@ -61,12 +61,7 @@ export async function fairness({ latencyMs: L }) {
   const spycloud = await forkSpyCloud(worlds, L, [HEAVY_KEY, LIGHT_KEY]);
   let relay;
   try {
-    relay = await startRelayProcess({
-      SPYCLOUD_API_URL: spycloud.url,
-      JWKS_URL_TEMPLATE: 'http://{host}/.well-known/jwks',
-      JWKS_ALLOWED_HOSTS: jwks.host,
-      LOG_LEVEL: 'warn',
-    }, async (url) => (await request(`${url}/version`, { method: 'POST', dispatcher: agent }).then((r) => r.body.text())).includes('version'));
+    relay = await startBenchRelay({ spycloudUrl: spycloud.url, jwks, agent });
     const bearer = async (key) => `Bearer ${await jwks.sign({ key, jwks_host: jwks.host, aud: relay.url })}`;
     const heavyAuth = await bearer(HEAVY_KEY);
     const lightAuth = await bearer(LIGHT_KEY);

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 
 const ENTRY = fileURLToPath(new URL('../dist/server.js', import.meta.url));
 /** Relay settings a user may pass through to try other values (e.g. SPYCLOUD_MAX_CONCURRENCY=16 npm run bench). */
@@ -93,3 +94,17 @@ export const processStats = (pid) => ({
     return ns === undefined ? undefined : Number(ns) / 1e6;
   },
 });
+
+/**
+ * The relay in XDR-hosted mode against a SpyCloud at `spycloudUrl`, trusting the
+ * bench's JWKS host, logging warnings only; ready once it answers POST /version.
+ */
+export function startBenchRelay({ spycloudUrl, jwks, agent, env = {} }) {
+  return startRelayProcess({
+    SPYCLOUD_API_URL: spycloudUrl,
+    JWKS_URL_TEMPLATE: 'http://{host}/.well-known/jwks',
+    JWKS_ALLOWED_HOSTS: jwks.host,
+    LOG_LEVEL: 'warn',
+    ...env,
+  }, async (url) => (await request(`${url}/version`, { method: 'POST', dispatcher: agent }).then((r) => r.body.text())).includes('version'));
+}

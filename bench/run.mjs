@@ -10,7 +10,7 @@ import process from 'node:process';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { processStats, startRelayProcess } from './relay-process.mjs';
+import { processStats, startBenchRelay } from './relay-process.mjs';
 import { fairness } from './fairness.mjs';
 import { tilesBench } from './tiles.mjs';
 import { speedBench } from './speed.mjs';
@@ -82,12 +82,7 @@ async function main() {
   try {
     jwks = await startJwksHost();
     spycloud = await forkSpyCloud(worlds, L, API_KEY);
-    relay = await startRelayProcess({
-      SPYCLOUD_API_URL: spycloud.url,
-      JWKS_URL_TEMPLATE: 'http://{host}/.well-known/jwks',
-      JWKS_ALLOWED_HOSTS: jwks.host,
-      LOG_LEVEL: 'warn',
-    }, async (url) => (await request(`${url}/version`, { method: 'POST', dispatcher: agent }).then((r) => r.body.text())).includes('version'));
+    relay = await startBenchRelay({ spycloudUrl: spycloud.url, jwks, agent });
     const authorization = `Bearer ${await jwks.sign({ key: API_KEY, jwks_host: jwks.host, aud: relay.url })}`;
 
     const enrichment = async (email) => {

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import { startSpyCloudSandbox } from '../dist/sandbox/index.js';
-import { processStats, startRelayProcess } from './relay-process.mjs';
+import { processStats, startBenchRelay } from './relay-process.mjs';
 
 const API_KEY = 'bench-tiles-key-0001';
 const RECORDS = 10_000;
@@ -92,12 +92,7 @@ export async function tilesBench({ latencyMs: L, jwks, agent }) {
   const spycloud = await startWatchlist(L);
   let relay;
   try {
-    relay = await startRelayProcess({
-      SPYCLOUD_API_URL: spycloud.url,
-      JWKS_URL_TEMPLATE: 'http://{host}/.well-known/jwks',
-      JWKS_ALLOWED_HOSTS: jwks.host,
-      LOG_LEVEL: 'warn',
-    }, async (url) => (await request(`${url}/version`, { method: 'POST', dispatcher: agent }).then((r) => r.body.text())).includes('version'));
+    relay = await startBenchRelay({ spycloudUrl: spycloud.url, jwks, agent });
     const authorization = `Bearer ${await jwks.sign({ key: API_KEY, jwks_host: jwks.host, aud: relay.url })}`;
     const post = async (path, body) => {
       const response = await request(`${relay.url}${path}`, {
