@@ -194,7 +194,23 @@ describe('tile data of a 7-day period (RELAY.md §9)', () => {
     expect(reads()).toHaveLength(2);
     const lines = w.relay.logs.map((l) => JSON.parse(l)).filter((l) => l.path === '/tiles/tile-data');
     expect(lines.map((l) => l.tiles_cache)).toEqual(['read', 'hit', 'hit', 'hit', 'hit', 'hit']);
-    expect(lines[0]).toMatchObject({ tile: 'spycloud-exposure', period: 'last_7_days', upstream_calls: 2, status: 200 });
+    // Two pages, and one call for the catalogs of the period's sources (§6's combolist rule needs them).
+    expect(lines[0]).toMatchObject({ tile: 'spycloud-exposure', period: 'last_7_days', upstream_calls: 3, status: 200 });
+  });
+
+  it('counts a combolist\'s records as Medium, as the sightings show them, but their stolen cookies still as cookies', async () => {
+    const { w, tileData } = await tiles();
+    // Source 300 (bob's severity-26 record) turns out to be a combolist.
+    w.spycloud.route('/breach/catalog/*', catalogs({ ...CATALOGS, '300': { ...CATALOGS['300'], combo_list_flag: 'YES' } }));
+    const severity = await tileData('spycloud-severity');
+    const bar = (level: string, n: number) => ({ key: level, label: level, value: n, values: [{ key: 'records', value: n, tooltip: `${level}: ${n}` }] });
+    expect(severity.body.data.data).toEqual([bar('Critical', 1), bar('High', 1), bar('Medium', 2), bar('Low', 1)]);
+    const exposure = await tileData('spycloud-exposure');
+    expect(exposure.body.data.data[3]).toEqual({ label: 'Stolen session cookies', value: 2, link_uri: PORTAL });
+    const identities = await tileData('spycloud-top-identities');
+    expect(identities.body.data.data.find((line: string) => line.includes('bob@acme.example'))).toContain('| Medium |');
+    // The dashboard's catalogs are the shared catalog cache's: the titles of the top sources cost no call more.
+    expect(w.spycloud.seen.filter((s) => s.path.startsWith('/breach/catalog/'))).toHaveLength(1);
   });
 
   it('counts the exposure metrics', async () => {

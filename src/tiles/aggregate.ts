@@ -4,7 +4,7 @@
 import { idText } from '../ctim/common.js';
 import { severity } from '../ctim/sighting.js';
 import { ctimTime } from '../ctim/time.js';
-import type { BreachRecord } from '../spycloud/types.js';
+import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { bucketOf, inWindow, type Window } from './window.js';
 
 /** Worst first. `Unknown` (no usable severity) gets a bar of its own so that the bars add up. */
@@ -87,11 +87,27 @@ function top<T extends { records: number; newestMs: number }>(entries: Iterable<
     .slice(0, TOP);
 }
 
+/** The breach sources of the records published in `window`: whose catalogs the counting needs. */
+export function sourcesIn(records: readonly BreachRecord[], window: Window): string[] {
+  const ids = new Set<string>();
+  for (const record of records) {
+    const at = publishedAt(record);
+    const id = idText(record.source_id);
+    if (at !== undefined && id !== undefined && inWindow(window, at)) ids.add(id);
+  }
+  return [...ids];
+}
+
 /**
  * Counts the records published in `window` (others are dropped: SpyCloud's `since`
  * is a whole day, and a record without a publish date belongs to no period).
  */
-export function aggregate(records: readonly BreachRecord[], window: Window, truncatedAt?: number): TileAggregate {
+export function aggregate(
+  records: readonly BreachRecord[],
+  window: Window,
+  truncatedAt?: number,
+  catalogOf: (sourceId: string) => Catalog | undefined = () => undefined,
+): TileAggregate {
   const bySeverity = noLevels();
   const timeline = Array.from({ length: window.buckets }, noLevels);
   const identities = new Map<string, ExposedIdentity>();
@@ -99,18 +115,20 @@ export function aggregate(records: readonly BreachRecord[], window: Window, trun
   const sources = new Map<string, BreachSource>();
   let count = 0;
   let plaintextPasswords = 0;
+  let sessionCookies = 0;
   for (const record of records) {
     const at = publishedAt(record);
     if (at === undefined || !inWindow(window, at)) continue;
     count += 1;
-    // No catalog here: a tile counts the record's own severity (§6's ranges).
-    const level = severity(record, undefined) as Level;
+    const sourceId = idText(record.source_id);
+    // §6's levels, as the sightings show them: a combolist's records are Medium whatever their own severity.
+    const level = severity(record, sourceId === undefined ? undefined : catalogOf(sourceId)) as Level;
     bySeverity[level] += 1;
+    if (typeof record.severity === 'number' && record.severity >= 26) sessionCookies += 1;
     (timeline[bucketOf(window, at)] as LevelCounts)[level] += 1;
     if (hasPlaintextPassword(record)) plaintextPasswords += 1;
     const machine = idText(record.infected_machine_id);
     if (machine !== undefined) machines.add(machine);
-    const sourceId = idText(record.source_id);
     if (sourceId !== undefined) {
       const source = sources.get(sourceId) ?? { sourceId, records: 0, newestMs: at };
       source.records += 1;
@@ -132,8 +150,8 @@ export function aggregate(records: readonly BreachRecord[], window: Window, trun
       records: count,
       identities: identities.size,
       infectedMachines: machines.size,
-      // Severity 26 and above is stolen session data (§6): exactly the Critical level.
-      sessionCookies: bySeverity.Critical,
+      // Severity 26 and above is stolen session data (§6), whatever the catalog.
+      sessionCookies,
       plaintextPasswords,
     },
     bySeverity,

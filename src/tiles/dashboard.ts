@@ -3,7 +3,7 @@
 import type { ErrorDoc } from '../errors.js';
 import type { Caller, SpyCloudClient } from '../spycloud/client.js';
 import type { CatalogLookup } from '../spycloud/types.js';
-import { aggregate, type TileAggregate } from './aggregate.js';
+import { aggregate, sourcesIn, type TileAggregate } from './aggregate.js';
 import { AggregateCache, type CacheOutcome } from './cache.js';
 import type { Period, Tile, TileId } from './definitions.js';
 import {
@@ -52,7 +52,15 @@ export class Dashboard {
     const window = periodWindow(period, caller.scope.arrivedAt);
     const { records, complete } = await this.spycloud.watchlistRecords(
       utcDate(window.startMs), utcDate(window.endMs), this.options.maxPages, caller);
-    return aggregate(records, window, complete ? undefined : records.length);
+    // The catalogs of every source in the period, for §6's combolist rule (and the titles later):
+    // through the shared catalog cache, so mostly already known.
+    const sourceIds = sourcesIn(records, window);
+    const catalogs = sourceIds.length === 0 ? new Map<string, CatalogLookup>() : await this.spycloud.catalogs(sourceIds, caller);
+    const catalogOf = (id: string) => {
+      const lookup = catalogs.get(id);
+      return lookup?.status === 'found' ? lookup.catalog : undefined;
+    };
+    return aggregate(records, window, complete ? undefined : records.length, catalogOf);
   }
 
   /** Catalogs of the top sources through the shared catalog cache (§4.3); a failed one warns and shows its id. */
