@@ -104,6 +104,15 @@ export const requestScope = (arrivedAt: number, budgetMs: number): RequestScope 
   heldBytes: 0,
 });
 
+/**
+ * UTF-8 bytes of `text`. Answers are mostly ASCII, and for ASCII the byte-per-character
+ * copy is the UTF-8 encoding too, several times faster; anything else is encoded as UTF-8.
+ */
+export function utf8(text: string): Buffer<ArrayBuffer> {
+  // As many UTF-8 bytes as UTF-16 units only when every character is ASCII (any other takes 2 bytes or more per unit).
+  return Buffer.from(text, Buffer.byteLength(text, 'utf8') === text.length ? 'latin1' : 'utf8');
+}
+
 const tooLarge = () => invalidPayload('The body is larger than 1 MiB.', 413);
 
 /** The body as text, at most 1 MiB, read once; a client that hangs up mid-body is an input error, not a bug. */
@@ -244,7 +253,7 @@ export function createApp(deps: AppDeps) {
     const text = await answerJson(envelope(result.data, result.errors), { known: (doc) => deps.indicators.json(doc) });
     // Bytes, not text: the Node adapter would otherwise measure the text's UTF-8 length and then
     // encode it, two passes over a large answer where one does.
-    return c.body(Buffer.from(text, 'utf8'), 200, { 'content-type': 'application/json' });
+    return c.body(utf8(text), 200, { 'content-type': 'application/json' });
   });
 
   const tenantOf = async (c: Context<Env>) => {

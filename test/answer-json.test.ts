@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { answerJson } from '../src/answer-json.js';
+import { utf8 } from '../src/app.js';
 import { IndicatorMemo } from '../src/ctim/indicator.js';
 
 const noPause = async () => undefined;
@@ -54,5 +55,14 @@ describe('answerJson', () => {
     const long = { data: { indicators: { count: 300, docs: Array.from({ length: 300 }, (_, i) => memo.of({ id: i })) } } };
     expect(await answerJson(long, { pause: noPause, known: (doc) => memo.json(doc) })).toBe(JSON.stringify(long));
     expect(memo.json(indicator)).toBe(JSON.stringify(indicator));
+  });
+});
+
+describe('utf8', () => {
+  it('gives the UTF-8 bytes of any text, ASCII or not', () => {
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' })), (text) => {
+      expect(utf8(text).equals(Buffer.from(text, 'utf8'))).toBe(true);
+    }), { numRuns: 500 });
+    for (const text of ['plain ascii', 'café', 'Ω', '😀', 'ÿ', '\u0080']) expect(utf8(text).toString('utf8')).toBe(text);
   });
 });

@@ -3,10 +3,10 @@
 import type { ErrorDoc } from '../errors.js';
 import type { Observable } from '../observe.js';
 import type { PasswordDisplay } from '../password-display.js';
-import type { BreachRecord, CatalogLookup } from '../spycloud/types.js';
+import type { BreachRecord, Catalog, CatalogLookup } from '../spycloud/types.js';
 import { toIndicator, type IndicatorMemo, type Indicator } from './indicator.js';
 import { toRelationship, type Relationship } from './relationship.js';
-import { toSighting, type Sighting } from './sighting.js';
+import { catalogView, toSighting, type CatalogView, type Sighting } from './sighting.js';
 import { idText } from './common.js';
 import { ctimTime, type CtimTimeOf } from './time.js';
 
@@ -44,6 +44,8 @@ export class AnswerBuilder {
   private readonly indicators = new Map<string, Indicator>();
   private readonly relationships: Relationship[] = [];
   private readonly warnings = new Map<string, ErrorDoc>();
+  /** Each catalog's part of its sightings, worked out once per answer. */
+  private readonly views = new Map<Catalog | undefined, CatalogView>();
 
   constructor(private readonly context: BundleContext) {}
 
@@ -66,7 +68,12 @@ export class AnswerBuilder {
       }
       const observedAt = (publishedAt === undefined ? time(record.spycloud_publish_date) : publishedAt[i])
         ?? time(catalog?.spycloud_publish_date) ?? context.requestTime;
-      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
+      let view = this.views.get(catalog);
+      if (view === undefined) {
+        view = catalogView(catalog);
+        this.views.set(catalog, view);
+      }
+      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay, view });
       this.sightings.push(sighting);
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);

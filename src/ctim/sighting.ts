@@ -73,6 +73,8 @@ export interface SightingInput {
   observedAt: string;
   id: string;
   passwordDisplay: PasswordDisplay;
+  /** catalogView(catalog), when the caller keeps it for every sighting of the catalog. */
+  view?: CatalogView;
 }
 
 /** Whose account the record is: its email when it has one, else what was asked about. */
@@ -81,13 +83,29 @@ function target(record: BreachRecord, queried: Observable): Observable {
   return queried.type !== 'email' && typeof email === 'string' && email !== '' ? { type: 'email', value: email } : queried;
 }
 
-export function toSighting({ record, catalog, observable, observedAt, id, passwordDisplay }: SightingInput) {
+/** What a sighting takes from its catalog: the same for every sighting of that catalog. */
+export interface CatalogView {
+  description: string;
+  sourceUri: string | undefined;
+  /** The host the breach leaked from, for the `Leaked_From` relation. */
+  leakedFrom: string | undefined;
+}
+
+export function catalogView(catalog: Catalog | undefined): CatalogView {
+  const site = catalog?.site;
+  return {
+    description: isPresent(catalog?.title) ? `Present in ${String(catalog?.title)}` : 'Present in breach',
+    sourceUri: catalogUri(catalog),
+    leakedFrom: typeof site === 'string' && site !== '' && site !== 'n/a' ? siteHost(site) : undefined,
+  };
+}
+
+export function toSighting({ record, catalog, observable, observedAt, id, passwordDisplay, view = catalogView(catalog) }: SightingInput) {
   const observables = [{ type: observable.type, value: observable.value }];
   const observedTime = { start_time: observedAt, end_time: observedAt };
   const targeted = target(record, observables[0] as Observable);
-  const site = catalog?.site;
   const externalIds = [record.document_id, record.source_id, record.infected_machine_id].map(idText).filter(isDefined);
-  const uri = catalogUri(catalog);
+  const uri = view.sourceUri;
   return {
     type: 'sighting',
     id: `transient:sighting-${id}`,
@@ -101,17 +119,17 @@ export function toSighting({ record, catalog, observable, observedAt, id, passwo
     observed_time: observedTime,
     targets: [{ type: targeted.type, observables: [targeted], observed_time: observedTime }],
     severity: severity(record, catalog),
-    description: isPresent(catalog?.title) ? `Present in ${String(catalog?.title)}` : 'Present in breach',
+    description: view.description,
     ...(uri === undefined ? {} : { source_uri: uri }),
     external_ids: externalIds,
-    relations: typeof site === 'string' && site !== '' && site !== 'n/a'
-      ? [{
+    relations: view.leakedFrom === undefined
+      ? []
+      : [{
           origin: 'Spycloud Breach Module',
           relation: 'Leaked_From',
           source: observables[0],
-          related: { type: 'domain', value: siteHost(site) },
-        }]
-      : [],
+          related: { type: 'domain', value: view.leakedFrom },
+        }],
     data: recordTable(record, passwordDisplay),
   };
 }
