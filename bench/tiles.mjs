@@ -129,7 +129,7 @@ export async function tilesBench({ latencyMs: L, jwks, agent }) {
     const ms = (value) => `${value.toFixed(1)} ms`;
     console.log(`\n  dashboard tiles: 5 tile-data requests at once, ${PERIOD}, ${RECORDS.toLocaleString('en-US')} watchlist records in ${pages} pages, one API key`);
     row('cold (aggregates not cached): upstream calls', cold.calls, pages + 1, `${coldCalls.watchlist} watchlist pages + ${coldCalls.catalogs} catalog call`);
-    row('cold: time for the dashboard', ms(cold.ms), `${(pages + 1) * L} ms`, 'pages one after another, then the top 10 catalogs');
+    row('cold: time for the dashboard', ms(cold.ms), `${(pages + 1) * L} ms`, "pages one after another, then the catalogs of the period's sources");
     row('warm: upstream calls', warm.calls, 0);
     row('warm: time for the dashboard (median of 20)', ms(warmTimes[10]), '0 ms', `first warm ${ms(warm.ms)}`);
     row('relay RSS after the cold dashboard', rss === undefined ? 'n/a' : `${rss.toFixed(1)} MB`, '');
