@@ -11,7 +11,6 @@ import { enrich } from './enrich.js';
 import { envelope, invalidPayload, RelayError, toRelayError, type ErrorDoc } from './errors.js';
 import { parseObservables, supportedObservables } from './observe.js';
 import type { RelayMetrics } from './metrics.js';
-import type { AnswerBytes } from './spycloud/answer-bytes.js';
 import type { SpyCloudClient } from './spycloud/client.js';
 import type { RequestScope } from './spycloud/types.js';
 import type { CacheOutcome } from './tiles/cache.js';
@@ -26,8 +25,6 @@ export interface AppDeps {
   version: string;
   authenticate: Authenticate;
   spycloud: SpyCloudClient;
-  /** The relay-wide cap on SpyCloud answer bytes; a request's share is released when it has answered. */
-  answerBytes: AnswerBytes;
   /** Reads SpyCloud times, remembering the ones it has read. */
   time: CtimTimeOf;
   /** Indicators and their JSON, made once per catalog. */
@@ -101,7 +98,6 @@ export const requestScope = (arrivedAt: number, budgetMs: number): RequestScope 
   deadline: arrivedAt + budgetMs - assemblyReserveMs(budgetMs),
   budgetMs,
   upstreamCalls: 0,
-  heldBytes: 0,
 });
 
 /**
@@ -182,7 +178,6 @@ export function createApp(deps: AppDeps) {
     try {
       await next();
     } finally {
-      if (facts.scope !== undefined) deps.answerBytes.release(facts.scope.heldBytes);
       counted?.(routeOf(routes, c.req.path), c.res.status, (performance.now() - started) / 1000);
     }
     const line = {

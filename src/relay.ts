@@ -59,8 +59,8 @@ export function egressDispatcher(config: Config): Dispatcher {
 }
 
 /**
- * The SpyCloud client of the Config (limits, pages, retries, catalog cache) and the
- * answer-byte cap it fills: the relay's, and the one the `lookup` and `doctor` commands use.
+ * The SpyCloud client of the Config (limits, pages, retries, answer-byte cap, catalog
+ * cache): the relay's, and the one the `lookup` and `doctor` commands use.
  */
 export function createSpyCloud(
   config: Config,
@@ -69,7 +69,6 @@ export function createSpyCloud(
 ) {
   const now = options.now ?? Date.now;
   const events = options.events ?? NO_EVENTS;
-  const answerBytes = new AnswerBytes(config.spycloudMaxBufferedBytes);
   const transport = new SpyCloudTransport({
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,
@@ -77,13 +76,13 @@ export function createSpyCloud(
     userAgent: `spycloud-xdr-relay/${options.version ?? packageVersion()}`,
     dispatcher,
     limiter: new KeyLimiter(config.spycloudMaxConcurrency),
-    answerBytes,
+    answerBytes: new AnswerBytes(config.spycloudMaxBufferedBytes),
     events,
     now,
     random: options.random ?? Math.random,
   });
   const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now, events), config.spycloudMaxPages);
-  return { spycloud, answerBytes };
+  return spycloud;
 }
 
 export function createRelay(config: Config, options: RelayOptions = {}) {
@@ -92,7 +91,7 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
   const dispatcher = options.dispatcher ?? egressDispatcher(config);
   const { metrics } = options;
   const events = metrics ?? NO_EVENTS;
-  const { spycloud, answerBytes } = createSpyCloud(config, dispatcher, { now, random: options.random, version, events });
+  const spycloud = createSpyCloud(config, dispatcher, { now, random: options.random, version, events });
   const authenticate = config.secretKey === undefined
     ? xdrAuthenticator(config, new JwksCache({ urlTemplate: config.jwksUrlTemplate, dispatcher, timeoutMs: config.spycloudTimeoutMs, now, events }), now)
     : selfHostedAuthenticator(config, config.secretKey, now);
@@ -101,7 +100,6 @@ export function createRelay(config: Config, options: RelayOptions = {}) {
     version,
     authenticate,
     spycloud,
-    answerBytes,
     metrics,
     time: rememberingCtimTime(),
     indicators: new IndicatorMemo(),

@@ -39,3 +39,17 @@ describe('AnswerBytes', () => {
     expect(bytes.inUse).toBe(90);
   });
 });
+
+describe('AnswerBytes.tryReserve', () => {
+  it('grants what fits at once, even with waiters queued, and never waits', async () => {
+    const bytes = new AnswerBytes(100);
+    await bytes.reserve(60, 0);
+    const waiting = bytes.reserve(50, 10_000);
+    expect(bytes.tryReserve(30)).toBe(true);
+    expect(bytes.tryReserve(20)).toBe(false);
+    expect(bytes.inUse).toBe(90);
+    bytes.release(90);
+    await waiting;
+    expect(bytes.inUse).toBe(50);
+  });
+});

@@ -107,7 +107,7 @@ describe('one answer is bounded (finding 1)', () => {
     const client = new SpyCloudClient(transport, new CatalogStore(3600, Date.now), 10);
     const pauses: number[] = [];
     let mapped = 0;
-    const scope = { arrivedAt: Date.now(), deadline: Date.now() + 10_000, budgetMs: 10_000, upstreamCalls: 0, heldBytes: 0 };
+    const scope = { arrivedAt: Date.now(), deadline: Date.now() + 10_000, budgetMs: 10_000, upstreamCalls: 0 };
     const tenant = { apiKey: API_KEY, entitiesLimit: 100, passwordDisplay: 'masked' as const, tenant: 't' };
     const result = await enrich(emails(4).map((value) => ({ type: 'email' as const, value })), tenant, scope, {
       spycloud: client,
@@ -150,34 +150,42 @@ describe('SpyCloud answers are bounded (finding 2)', () => {
     expect((await w.relay.post('/version')).body).toEqual({ version: '1.0.0' });
   });
 
-  it('a call that would pass the limit waits for room, and fails in time when none comes', async () => {
-    // A call waits for room at most its own timeout (300 ms) within the request's budget.
-    const w = await world({ SPYCLOUD_MAX_BUFFERED_MB: '1', SPYCLOUD_TIMEOUT_MS: '300', REQUEST_BUDGET_MS: '10000' });
-    // About 0.7 MB each: two cannot be held at once.
-    for (const name of ['first', 'second', 'third']) {
-      w.spycloud.route(emailPath(`${name}@example.org`), page(records(`${name}@example.org`, 5_400, 1)));
-    }
-    // The first tenant's catalog call is throttled twice (Retry-After: 1 s), so it holds its bytes about 2 s.
-    let throttled = 0;
-    w.spycloud.route('/breach/catalog/*', (req, res, seen) => {
-      if (seen.headers['x-api-key'] === OTHER_KEY && throttled < 2) {
-        throttled += 1;
-        return json({ message: 'slow down' }, 429, { 'retry-after': '1' })(req, res, seen);
-      }
-      return catalogs(catalogTable(1))(req, res, seen);
+  it('a call that would pass the limit waits while another answer is being read, then goes on', async () => {
+    const w = await world({ SPYCLOUD_MAX_BUFFERED_MB: '1' });
+    // The first answer streams 600 KB and then stalls until the test lets it finish.
+    let resume!: () => void;
+    const stalled = new Promise<void>((resolve) => {
+      resume = resolve;
     });
-    const first = observe(w, ['first@example.org'], { key: OTHER_KEY });
-    while (throttled === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    const { body: starved } = await observe(w, ['second@example.org']);
-    expect(starved.errors).toEqual([{
-      type: 'fatal', code: 'unknown',
-      message: "SpyCloud's answers would pass the relay's limit of 1 MiB held at once; try again shortly, or narrow the investigation.",
-    }]);
-    // Once the first request has answered, its bytes are free again.
-    expect((await first).body.data.sightings.count).toBe(100);
-    const third = await observe(w, ['third@example.org']);
-    expect(third.body.errors).toBeUndefined();
-    expect(third.body.data.sightings.count).toBe(100);
+    let streaming = false;
+    w.spycloud.route(emailPath('first@example.org'), async (_req, res) => {
+      const text = JSON.stringify({ cursor: '', hits: 1, results: [{ email: 'first@example.org', source_id: 1, padding: 'x'.repeat(1_000_000) }] });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(text.slice(0, 600_000));
+      streaming = true;
+      await stalled;
+      res.end(text.slice(600_000));
+    });
+    // The second is 0.7 MB, its length declared: it does not fit beside the first's 600 KB.
+    const secondText = JSON.stringify({ cursor: '', hits: 5_400, results: records('second@example.org', 5_400, 1) });
+    w.spycloud.route(emailPath('second@example.org'), (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(secondText)) });
+      res.end(secondText);
+    });
+    w.spycloud.route('/breach/catalog/*', catalogs(catalogTable(1)));
+    const first = observe(w, ['first@example.org']);
+    while (!streaming) await new Promise((resolve) => setTimeout(resolve, 5));
+    let secondDone = false;
+    const second = observe(w, ['second@example.org']).finally(() => {
+      secondDone = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(secondDone).toBe(false);
+    resume();
+    expect((await first).body.data.sightings.count).toBe(1);
+    const { body } = await second;
+    expect(body.errors).toBeUndefined();
+    expect(body.data.sightings.count).toBe(100);
   });
 
   it('holds at most SPYCLOUD_MAX_CONNECTIONS connections to SpyCloud, however many calls are due', async () => {

@@ -167,8 +167,8 @@ async function keyAccepted(config: Config, dispatcher: Dispatcher, key: string):
   const arrivedAt = Date.now();
   try {
     const { apiKey } = tenantFromClaims({ key }, config.entitiesLimit, arrivedAt, config.passwordDisplay);
-    const { spycloud } = createSpyCloud(config, dispatcher);
-    await spycloud.checkHealth({ apiKey, scope: { arrivedAt, deadline: arrivedAt + timeoutMs, budgetMs: timeoutMs, upstreamCalls: 0, heldBytes: 0 } });
+    const spycloud = createSpyCloud(config, dispatcher);
+    await spycloud.checkHealth({ apiKey, scope: { arrivedAt, deadline: arrivedAt + timeoutMs, budgetMs: timeoutMs, upstreamCalls: 0 } });
     return { status: 'ok', name, detail: 'SpyCloud accepts it' };
   } catch (error) {
     const problem = toRelayError(error);

@@ -99,7 +99,7 @@ export async function lookup(args: string[], env: Env, _nowMs: number, terminal:
   const observables = supportedObservables(positionals.map((value) => ({ type: type ?? guessType(value), value })));
   const progress = new Progress(terminal, observables.length);
   const dispatcher = egressDispatcher(config).compose(progress.interceptor);
-  const { spycloud } = createSpyCloud(config, dispatcher);
+  const spycloud = createSpyCloud(config, dispatcher);
   // What SpyCloud answered for each value, for the summary; the relay's answer itself is untouched.
   const outcomes = new Map<SupportedObservable, LookupOutcome>();
   const watched: EnrichDeps['spycloud'] = {

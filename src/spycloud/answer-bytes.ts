@@ -1,7 +1,8 @@
-// A relay-wide cap on SpyCloud answer bytes held at once (RELAY.md §4): many
+// A relay-wide cap on SpyCloud answer bytes held at once (issue 7): many
 // tenants' large answers together must not exhaust the process's memory. Bytes
-// are reserved as they arrive and stay reserved until the relay request that
-// read them has answered (its records live that long).
+// are reserved as an answer arrives and released once it has been read (the
+// caller parses it at once and keeps only the records it shows), so a request
+// never holds room while it waits for more.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Waiter {
@@ -46,6 +47,16 @@ export class AnswerBytes {
       }, Math.min(maxWaitMs, MAX_TIMER_MS));
       this.waiting.push(waiter);
     });
+  }
+
+  /**
+   * Reserves `bytes` now if they fit, waiters or not: for an answer already being
+   * read, which must never wait while it holds room (two such could wait on each other).
+   */
+  tryReserve(bytes: number): boolean {
+    if (this.held + bytes > this.capacity) return false;
+    this.held += bytes;
+    return true;
   }
 
   release(bytes: number): void {

@@ -52,19 +52,11 @@ export class SpyCloudTransport {
     this.basePath = base.pathname.replace(/\/+$/, '');
   }
 
-  /**
-   * Runs SpyCloud work that no relay request waits for (a background refresh)
-   * with a scope of its own: its own budget, and its answer bytes released when it ends.
-   */
-  async detached<T>(work: (scope: RequestScope) => Promise<T>): Promise<T> {
+  /** Runs SpyCloud work that no relay request waits for (a background refresh) with a budget of its own. */
+  detached<T>(work: (scope: RequestScope) => Promise<T>): Promise<T> {
     const arrivedAt = this.options.now();
     const budgetMs = this.options.timeoutMs;
-    const scope: RequestScope = { arrivedAt, deadline: arrivedAt + budgetMs, budgetMs, upstreamCalls: 0, heldBytes: 0 };
-    try {
-      return await work(scope);
-    } finally {
-      this.options.answerBytes.release(scope.heldBytes);
-    }
+    return work({ arrivedAt, deadline: arrivedAt + budgetMs, budgetMs, upstreamCalls: 0 });
   }
 
   /** SpyCloud calls `apiKey` may have in flight now (its adaptive limit). */
@@ -121,7 +113,7 @@ export class SpyCloudTransport {
         signal,
         headers: { 'x-api-key': apiKey, accept: 'application/json', 'user-agent': this.options.userAgent },
       });
-      const text = await this.readText(response, scope, Math.min(timeoutMs, remaining));
+      const text = await this.readText(response, Math.min(timeoutMs, remaining));
       events.upstreamCall(kind, response.statusCode);
       if (typeof text !== 'string') return { kind: 'failed', error: text, retryable: false };
       return { kind: 'answer', answer: { status: response.statusCode, headers: response.headers, text } };
@@ -136,17 +128,20 @@ export class SpyCloudTransport {
 
   /**
    * The body as text, its bytes reserved against the relay-wide cap as they
-   * arrive (all at once when the length is declared) and held by `scope`.
+   * arrive (all at once when the length is declared) until it has been read:
+   * the caller parses it at once and keeps only the records it needs.
    */
-  private async readText(response: Dispatcher.ResponseData, scope: RequestScope, maxWaitMs: number): Promise<string | RelayError> {
+  private async readText(response: Dispatcher.ResponseData, maxWaitMs: number): Promise<string | RelayError> {
     const { body } = response;
     const { answerBytes } = this.options;
     let reserved = 0;
     const reserveUpTo = async (size: number) => {
-      // What this request already holds is freed only when it answers: waiting for it would never end.
-      if (scope.heldBytes + size - reserved > answerBytes.capacity) throw new NoRoom();
-      await answerBytes.reserve(size - reserved, maxWaitMs);
-      scope.heldBytes += size - reserved;
+      // An answer larger than the whole cap can never fit: no use waiting.
+      if (size > answerBytes.capacity) throw new NoRoom();
+      // Wait only while holding nothing: an answer holding room and waiting for more
+      // could wait on another doing the same. With a declared length that is the only wait.
+      if (reserved === 0) await answerBytes.reserve(size, maxWaitMs);
+      else if (!answerBytes.tryReserve(size - reserved)) throw new NoRoom();
       reserved = size;
     };
     const chunks: Buffer[] = [];
@@ -174,6 +169,8 @@ export class SpyCloudTransport {
       if (!(error instanceof NoRoom)) throw error;
       body.on('error', () => undefined).destroy();
       return answerBytesFull(answerBytes.capacity);
+    } finally {
+      answerBytes.release(reserved);
     }
     return Buffer.concat(chunks).toString('utf8');
   }

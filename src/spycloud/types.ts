@@ -25,8 +25,6 @@ export interface RequestScope {
   readonly deadline: number;
   readonly budgetMs: number;
   upstreamCalls: number;
-  /** SpyCloud answer bytes this request holds against the relay-wide cap, released when it has answered. */
-  heldBytes: number;
   /** HTTP status of the last SpyCloud answer that was not a success, for the request log. */
   upstreamStatus?: number;
 }
