@@ -251,27 +251,21 @@ export function createApp(deps: AppDeps) {
     return c.body(utf8(text), 200, { 'content-type': 'application/json' });
   });
 
-  const tenantOf = async (c: Context<Env>) => {
-    const tenant = await deps.authenticate(c.req.header('authorization'), () => deps.urlRoot(c));
-    c.get('facts').tenant = tenant.tenant;
-    return tenant;
-  };
-
   // Dashboard tiles (§9): authenticated like /health, even for the fixed tile list.
   app.post('/tiles', async (c) => {
-    await tenantOf(c);
+    await authenticate(c);
     return c.json({ data: TILES });
   });
 
   app.post('/tiles/tile', async (c) => {
-    await tenantOf(c);
+    await authenticate(c);
     const tile = parseTileRequest(await readBody(c.req.raw));
     c.get('facts').tile = tile.id;
     return c.json({ data: tile });
   });
 
   app.post('/tiles/tile-data', async (c) => {
-    const tenant = await tenantOf(c);
+    const tenant = await authenticate(c);
     const { tile, period } = parseTileDataRequest(await readBody(c.req.raw));
     const facts = c.get('facts');
     facts.tile = tile.id;

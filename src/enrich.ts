@@ -113,13 +113,12 @@ export async function enrich(requested: readonly SupportedObservable[], tenant: 
     indicators: deps.indicators,
   });
   const pause = deps.pause ?? nextTurn;
-  const tooBroad: ErrorDoc[] = [];
   let fatal: RelayError | undefined;
   let full = false;
   for (let i = 0; i < observables.length; i++) {
     const outcome = outcomes[i];
     if (outcome instanceof RelayError && outcome.type === 'warning') {
-      tooBroad.push(outcome.toDoc());
+      answer.warn(outcome.toDoc());
       continue;
     }
     if (outcome instanceof RelayError) {
@@ -147,6 +146,6 @@ export async function enrich(requested: readonly SupportedObservable[], tenant: 
   }
   const { data, warnings } = answer.result();
   if (full) warnings.push(tooManyResults(answer.sightingCount));
-  const errors = [...malformed, ...tooBroad, ...warnings];
+  const errors = [...malformed, ...warnings];
   return { data, errors: fatal === undefined ? errors : [...errors, fatal.toDoc()], unexpected };
 }

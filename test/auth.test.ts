@@ -351,6 +351,10 @@ describe('entities limit (RELAY.md §3)', () => {
     ['a number', 2, 2],
     ['a numeric string', '2', 2],
     ['larger than the records', 50, 4],
+    // Clamped to 1000, not refused: any positive whole number asks for "many".
+    ['past 2^53 (clamped)', 1e21, 4],
+    ['thirty digits (clamped)', '9'.repeat(30), 4],
+    ['four hundred digits (clamped)', '9'.repeat(400), 4],
     ['zero (env wins)', 0, 1],
     ['negative (env wins)', -2, 1],
     ['a fraction (env wins)', 1.5, 1],

@@ -150,10 +150,16 @@ describe('a SpyCloud 422 (RELAY.md §5)', () => {
       `/breach/data/emails/${encodeURIComponent(EXAMPLE_EMAIL)}`,
       '/breach/data/ips/192.0.2.7',
     ]);
-    // Malformed values first (found before any call), then the 422, then catalog warnings.
+    // Malformed values first (found before any call), then the others as they arose in request order.
     expect(body.errors).toEqual([malformed('ip', 'bad'), { type: 'warning', code: 'invalid argument', message: TOO_BROAD }, NO_777]);
     const observables = body.data.sightings.docs.map((s: any) => s.observables[0].value);
     expect(observables).toEqual([...Array(4).fill(EXAMPLE_EMAIL), '192.0.2.7']);
+  });
+
+  it('keeps warnings in request order: a catalog warning of an earlier observable before a later 422', async () => {
+    world.spycloud.route('/breach/data/domains/gmail.com', json({ message: 'query too broad' }, 422));
+    const body = await observe([{ type: 'email', value: EXAMPLE_EMAIL }, { type: 'domain', value: 'gmail.com' }]);
+    expect(body.errors).toEqual([NO_777, { type: 'warning', code: 'invalid argument', message: TOO_BROAD }]);
   });
 
   it('one warning per observable SpyCloud finds too broad, and a later fatal error still ends the answer', async () => {

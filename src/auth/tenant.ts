@@ -23,9 +23,10 @@ const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 export const tenantId = (apiKey: string): string => createHash('sha256').update(apiKey).digest('hex').slice(0, 12);
 
+/** A positive whole number, as a number or in digits; a huge one (past 2^53, or Infinity) is just large: it gets clamped. */
 function positiveInteger(value: unknown): number | undefined {
   const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  return typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : undefined;
+  return typeof number === 'number' && (Number.isInteger(number) || number === Number.POSITIVE_INFINITY) && number > 0 ? number : undefined;
 }
 
 /**

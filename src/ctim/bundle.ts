@@ -85,6 +85,11 @@ export class AnswerBuilder {
     }
   }
 
+  /** Adds a warning about the answer as a whole (e.g. one observable's 422), in the order it arose. */
+  warn(warning: ErrorDoc): void {
+    this.warnings.set(`\u0000${this.warnings.size}`, warning);
+  }
+
   /** The answer's `data` (each key only when non-empty) and its warnings in the order they arose. */
   result(): { data: Record<string, unknown>; warnings: ErrorDoc[] } {
     const data: Record<string, unknown> = {};
