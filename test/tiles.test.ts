@@ -198,6 +198,21 @@ describe('tile data of a 7-day period (RELAY.md §9)', () => {
     expect(lines[0]).toMatchObject({ tile: 'spycloud-exposure', period: 'last_7_days', upstream_calls: 3, status: 200 });
   });
 
+  it('warns on every tile when a catalog cannot be fetched, and does not keep those figures', async () => {
+    const { w, tileData } = await tiles();
+    w.spycloud.route('/breach/catalog/*', json({ message: 'busy' }, 503));
+    const failed = await tileData('spycloud-severity');
+    const warnings = failed.body.errors.map((e: any) => e.message);
+    expect(warnings).toEqual(['100', '200', '300'].map((id) => `SpyCloud catalog ${id} could not be fetched: Unexpected answer from SpyCloud: HTTP 503 busy.`));
+    // Once SpyCloud answers again, the next tile reads again, and counts source 300 (a combolist now) as Medium.
+    w.spycloud.route('/breach/catalog/*', catalogs({ ...CATALOGS, '300': { ...CATALOGS['300'], combo_list_flag: true } }));
+    const recovered = await tileData('spycloud-severity');
+    expect(recovered.body.errors).toBeUndefined();
+    expect(recovered.body.data.data.map((bar: any) => [bar.key, bar.value])).toEqual([['Critical', 1], ['High', 1], ['Medium', 2], ['Low', 1]]);
+    const lines = w.relay.logs.map((l) => JSON.parse(l)).filter((l) => l.path === '/tiles/tile-data');
+    expect(lines.map((l) => l.tiles_cache)).toEqual(['read', 'read']);
+  });
+
   it('counts a combolist\'s records as Medium, as the sightings show them, but their stolen cookies still as cookies', async () => {
     const { w, tileData } = await tiles();
     // Source 300 (bob's severity-26 record) turns out to be a combolist.

@@ -45,6 +45,8 @@ export interface TileAggregate {
   topIdentities: ExposedIdentity[];
   /** Records SpyCloud returned before TILES_MAX_PAGES ran out; undefined when all were read. */
   truncatedAt: number | undefined;
+  /** Catalogs that could not be fetched (their records counted at their own severity): each tile warns. */
+  unreadCatalogs: ReadonlyArray<{ id: string; reason: string }>;
 }
 
 const noLevels = (): LevelCounts => ({ Critical: 0, High: 0, Medium: 0, Low: 0, Unknown: 0 });
@@ -159,5 +161,6 @@ export function aggregate(
     topBreaches: top(sources.values(), (s) => s.sourceId),
     topIdentities: top(identities.values(), (i) => i.identity),
     truncatedAt,
+    unreadCatalogs: [],
   };
 }

@@ -49,6 +49,8 @@ export class AggregateCache {
   }
 
   private remember(key: string, aggregate: TileAggregate): void {
+    // Figures counted without some catalogs are shown once, with their warnings, and read again next time.
+    if (aggregate.unreadCatalogs.length > 0) return;
     // Counted from the time the figures are as of, so the tiles' valid_time ends when the entry does.
     const expiresAt = aggregate.window.endMs + this.ttlMs;
     if (expiresAt <= this.now()) return;

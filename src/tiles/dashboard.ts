@@ -32,6 +32,10 @@ export interface DashboardOptions {
   maxPages: number;
 }
 
+/** §4.3's warning for a catalog call that failed otherwise than by refusing the key. */
+const catalogWarning = (id: string, reason: string): ErrorDoc =>
+  ({ type: 'warning', code: 'unknown', message: `SpyCloud catalog ${id} could not be fetched: ${reason}` });
+
 export class Dashboard {
   private readonly cache: AggregateCache;
 
@@ -42,6 +46,7 @@ export class Dashboard {
   async tileData(tile: Tile, period: Period, caller: Caller): Promise<TileAnswer> {
     const { aggregate: figures, outcome } = await this.cache.get(caller.apiKey, period, () => this.read(period, caller));
     const errors = figures.truncatedAt === undefined ? [] : [truncationWarning(figures.truncatedAt)];
+    for (const { id, reason } of figures.unreadCatalogs) errors.push(catalogWarning(id, reason));
     const catalogs = tile.id === 'spycloud-top-breaches' ? await this.titles(figures, caller, errors) : new Map();
     const fields = RENDERERS[tile.id](figures, catalogs);
     return { data: { ...frame(figures, this.options.cacheTtlS), ...fields }, errors, outcome };
@@ -60,7 +65,8 @@ export class Dashboard {
       const lookup = catalogs.get(id);
       return lookup?.status === 'found' ? lookup.catalog : undefined;
     };
-    return aggregate(records, window, complete ? undefined : records.length, catalogOf);
+    const unreadCatalogs = [...catalogs].flatMap(([id, lookup]) => (lookup.status === 'failed' ? [{ id, reason: lookup.reason }] : []));
+    return { ...aggregate(records, window, complete ? undefined : records.length, catalogOf), unreadCatalogs };
   }
 
   /** Catalogs of the top sources through the shared catalog cache (§4.3); a failed one warns and shows its id. */
@@ -68,10 +74,9 @@ export class Dashboard {
     const ids = figures.topBreaches.map((source) => source.sourceId);
     if (ids.length === 0) return new Map();
     const catalogs = await this.spycloud.catalogs(ids, caller);
+    const warned = new Set(figures.unreadCatalogs.map((unread) => unread.id));
     for (const [id, lookup] of catalogs) {
-      if (lookup.status === 'failed') {
-        errors.push({ type: 'warning', code: 'unknown', message: `SpyCloud catalog ${id} could not be fetched: ${lookup.reason}` });
-      }
+      if (lookup.status === 'failed' && !warned.has(id)) errors.push(catalogWarning(id, lookup.reason));
     }
     return catalogs;
   }
