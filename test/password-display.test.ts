@@ -93,13 +93,19 @@ describe.each<[string, Record<string, string>, Array<[unknown, Mode]>]>([
   });
 });
 
-describe('the XDR field that sets the claim (module_type.json, module_type.self-hosted.json)', () => {
-  it.each(['module_type.json', 'module_type.self-hosted.json'])('%s offers exactly the relay\'s modes, masked first', (file) => {
+describe('the XDR field that sets the claim (module_type.json)', () => {
+  it.each(['module_type.json'])('%s offers exactly the relay\'s modes, masked first', (file) => {
     const moduleType = JSON.parse(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'));
     const field = moduleType.configuration_spec.find((f: { key: string }) => f.key === 'custom_PASSWORD_DISPLAY');
     expect(field).toMatchObject({ type: 'options', label: 'Password Display', required: false });
     expect(field.options.map((o: { value: string }) => o.value)).toEqual(['masked', 'hidden', 'plaintext']);
     expect([...PASSWORD_DISPLAYS].sort()).toEqual(field.options.map((o: { value: string }) => o.value).sort());
     expect(field.tooltip).toMatch(/masked/i);
+  });
+
+  it('module_type.self-hosted.json offers no such field: XDR sends the pasted token as it is, so it would do nothing', () => {
+    const moduleType = JSON.parse(readFileSync(new URL('../module_type.self-hosted.json', import.meta.url), 'utf8'));
+    expect(moduleType.configuration_spec.map((f: { key: string }) => f.key)).toEqual(['url', 'token']);
+    expect(moduleType.configuration_spec.find((f: { key: string }) => f.key === 'token').tooltip).toMatch(/--password-display/);
   });
 });
