@@ -1,6 +1,6 @@
 // The demo's readable summary of the relay's answers (RELAY.md §5, §9). Pure: it
-// reads whatever the relay answered defensively, so a relay without a feature
-// (a type it does not look up, no tiles) is described, never a crash.
+// reads whatever the relay answered defensively, so an odd answer (an error, an
+// empty one) is described, never a crash.
 
 export interface Answer {
   status: number;

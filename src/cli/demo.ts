@@ -183,19 +183,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     const offered = await stage.post('/tiles');
     const tileData: Record<string, Answer> = {};
-    if (offered.status === 404) {
-      out.write('Dashboard tiles: tiles not offered by this relay.\n\n');
-    } else {
-      const tiles = Array.isArray((offered.body as { data?: unknown }).data) ? (offered.body as { data: unknown[] }).data : [];
-      out.write(`Dashboard tiles (${tiles.length}, each for its default period)\n`);
-      if (failed(offered)) code = 1;
-      for (const tile of tiles) {
-        const { id, default_period: period } = tile as { id?: unknown; default_period?: unknown };
-        const answer = await stage.post('/tiles/tile-data', { tile_id: id, period });
-        tileData[String(id)] = answer;
-        out.write(`${describeTile(tile, answer).join('\n')}\n\n`);
-        if (failed(answer)) code = 1;
-      }
+    const tiles = Array.isArray((offered.body as { data?: unknown }).data) ? (offered.body as { data: unknown[] }).data : [];
+    out.write(`Dashboard tiles (${tiles.length}, each for its default period)\n`);
+    if (failed(offered)) code = 1;
+    for (const tile of tiles) {
+      const { id, default_period: period } = tile as { id?: unknown; default_period?: unknown };
+      const answer = await stage.post('/tiles/tile-data', { tile_id: id, period });
+      tileData[String(id)] = answer;
+      out.write(`${describeTile(tile, answer).join('\n')}\n\n`);
+      if (failed(answer)) code = 1;
     }
 
     const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'spycloud-relay-demo-'));
