@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeObservable, describeTile, failed } from '../src/cli/demo-summary.js';
 
-const sighting = (severity: string, description: string, at: string) => ({ severity, description, observed_time: { start_time: at, end_time: at } });
+const sighting = (id: string, severity: string, at: string) => ({ id, severity, observed_time: { start_time: at, end_time: at } });
+const indicator = (id: string, title: string) => ({ id, title, external_ids: [id.slice(-1)] });
+const relationship = (sightingId: string, indicatorId: string) => ({ source_ref: sightingId, target_ref: indicatorId });
 
 describe('describeObservable', () => {
   it('counts sightings by severity, by breach (in order of first appearance), and names the newest', () => {
@@ -14,14 +16,15 @@ describe('describeObservable', () => {
           sightings: {
             count: 4,
             docs: [
-              sighting('High', 'Present in Lumma Stealer', '2024-05-01T10:20:30.000000Z'),
-              sighting('Low', 'Present in breach', '2024-06-02T08:00:00.000000Z'),
-              sighting('Critical', 'Present in Lumma Stealer', '2024-04-01T00:00:00.000000Z'),
-              sighting('High', 'Present in ShopNow Breach', '2020-01-01T00:00:00.000000Z'),
+              sighting('s1', 'High', '2024-05-01T10:20:30.000000Z'),
+              sighting('s2', 'Low', '2024-06-02T08:00:00.000000Z'),
+              sighting('s3', 'Critical', '2024-04-01T00:00:00.000000Z'),
+              sighting('s4', 'High', '2020-01-01T00:00:00.000000Z'),
             ],
           },
-          indicators: { count: 2, docs: [{}, {}] },
-          relationships: { count: 3, docs: [{}, {}, {}] },
+          // The breach of a sighting is the indicator its relationship points at; s2 has no catalog.
+          indicators: { count: 2, docs: [indicator('i1', 'Lumma Stealer'), indicator('i2', 'ShopNow Breach')] },
+          relationships: { count: 3, docs: [relationship('s1', 'i1'), relationship('s3', 'i1'), relationship('s4', 'i2')] },
         },
         errors: [{ type: 'warning', code: 'not found', message: 'SpyCloud did not return results for 9' }],
       },
@@ -30,7 +33,7 @@ describe('describeObservable', () => {
       'email a@b.example',
       '  sightings    4 (Critical 1, High 2, Low 1)',
       '  breaches     Lumma Stealer ×2, a source without catalog ×1, ShopNow Breach ×1',
-      '  newest       2024-06-02 08:00 UTC, breach',
+      '  newest       2024-06-02 08:00 UTC, a source without catalog',
       '  indicators   2, relationships 3',
       '  warning      SpyCloud did not return results for 9',
     ]);

@@ -2,6 +2,8 @@
 // reads whatever the relay answered defensively, so an odd answer (an error, an
 // empty one) is described, never a crash.
 
+import { breachTitles, SEVERITIES, tally } from './answer-reading.js';
+
 export interface Answer {
   status: number;
   body: unknown;
@@ -13,7 +15,6 @@ const doc = (value: unknown): Doc => (typeof value === 'object' && value !== nul
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 
-const SEVERITIES = ['Critical', 'High', 'Medium', 'Low', 'Unknown'] as const;
 const LABEL_WIDTH = 12;
 /** Tile labels are longer ("Stolen session cookies"). */
 const TILE_LABEL_WIDTH = 24;
@@ -23,13 +24,6 @@ const tileLine = (label: string, value: string) => line(label, value, TILE_LABEL
 
 /** `2024-05-01T10:20:30.000000Z` → `2024-05-01 10:20 UTC`. */
 const shortTime = (time: string): string => `${time.slice(0, 16).replace('T', ' ')} UTC`;
-
-/** Counts of `values`, in order of first appearance. */
-function tally(values: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-  return counts;
-}
 
 /** The `errors` of an envelope as `code: message` lines, warnings and fatal apart. */
 function problems(body: Doc): { warnings: string[]; fatal: string[] } {
@@ -54,14 +48,13 @@ export function describeObservable(heading: string, answer: Answer): string[] {
     const bySeverity = tally(sightings.map((s) => text(s.severity) ?? 'Unknown'));
     const severities = SEVERITIES.filter((s) => bySeverity.has(s)).map((s) => `${s} ${bySeverity.get(s)}`);
     lines.push(line('sightings', `${sightings.length} (${severities.join(', ')})`));
-    const breaches = tally(sightings.map((s) => {
-      const description = text(s.description) ?? '';
-      return description === 'Present in breach' || !description.startsWith('Present in ') ? 'a source without catalog' : description.slice('Present in '.length);
-    }));
+    const titleOf = breachTitles(body.data);
+    const breachOf = (s: Doc) => titleOf(s.id) ?? 'a source without catalog';
+    const breaches = tally(sightings.map(breachOf));
     lines.push(line('breaches', [...breaches].map(([title, n]) => `${title} ×${n}`).join(', ')));
     const timed = sightings.flatMap((s) => {
       const at = text(doc(s.observed_time).start_time);
-      return at === undefined ? [] : [{ at, what: text(s.description)?.replace(/^Present in /, '') ?? '' }];
+      return at === undefined ? [] : [{ at, what: breachOf(s) }];
     });
     const newest = timed.reduce<(typeof timed)[number] | undefined>((best, t) => (best === undefined || t.at > best.at ? t : best), undefined);
     if (newest !== undefined) lines.push(line('newest', `${shortTime(newest.at)}, ${newest.what}`));

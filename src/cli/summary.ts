@@ -5,6 +5,7 @@ import type { Relationship } from '../ctim/relationship.js';
 import type { Sighting } from '../ctim/sighting.js';
 import type { Envelope, ErrorDoc } from '../errors.js';
 import { wellFormed, type SupportedObservable } from '../observe.js';
+import { breachTitles, SEVERITIES, tally } from './answer-reading.js';
 
 /** What SpyCloud answered for one value: its breach records, or the error its lookup ended with. */
 export type LookupOutcome = { records: number } | { error: ErrorDoc };
@@ -17,17 +18,9 @@ export interface SummaryInput {
   answer: Envelope;
 }
 
-const SEVERITIES = ['Critical', 'High', 'Medium', 'Low', 'Unknown'];
 const MAX_PASSWORDS = 10;
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
-/** Counts of equal items, in order of first appearance. */
-function tally(items: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
-  return counts;
-}
 
 /** The answer's errors, each handed to the first value it concerns; what is left concerns the whole answer. */
 class ErrorPool {
@@ -83,9 +76,8 @@ function findings(sightings: readonly Sighting[], breachOf: (s: Sighting) => str
 export function summary({ observables, outcomes, answer }: SummaryInput): string {
   const data = (answer.data ?? {}) as { sightings?: { docs: Sighting[] }; indicators?: { docs: Array<{ id: string; title?: unknown; external_ids: string[] }> }; relationships?: { docs: Relationship[] } };
   const sightings = data.sightings?.docs ?? [];
-  const titles = new Map((data.indicators?.docs ?? []).map((i) => [i.id, String(i.title ?? `catalog ${i.external_ids[0]}`)]));
-  const breachOfSighting = new Map((data.relationships?.docs ?? []).map((r) => [r.source_ref, titles.get(r.target_ref)]));
-  const breachOf = (s: Sighting) => breachOfSighting.get(s.id) ?? 'without catalog';
+  const titleOf = breachTitles(data);
+  const breachOf = (s: Sighting) => titleOf(s.id) ?? 'without catalog';
   const errors = new ErrorPool(answer.errors ?? []);
   // The relay assembles in request order: after a fatal error, or once the answer is full, values are left out.
   const leftOut = (answer.errors ?? []).some((e) => e.type === 'fatal') ? 'the lookup ended at an error' : 'the answer was full (MAX_SIGHTINGS_PER_ANSWER)';
