@@ -37,9 +37,11 @@ export interface StandInOptions {
   fallback?: Handler;
 }
 
+/** A JSON answer with its length declared, as SpyCloud's API gateway sends them. */
 export const json = (body: unknown, status = 200, headers: Record<string, string> = {}): Handler => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
 };
 
 /** The exact route of `path`, else the first prefix route (`…/*`) it starts with. */

@@ -155,6 +155,8 @@ export class SpyCloudTransport {
           return unexpectedBody(response.statusCode);
         }
         await reserveUpTo(declared);
+        // The length is known and reserved: undici reads the body in one go (it refuses a body longer than declared).
+        return await body.text();
       }
       for await (const chunk of body as AsyncIterable<Buffer>) {
         size += chunk.length;
