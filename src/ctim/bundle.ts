@@ -6,7 +6,7 @@ import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, Catalog, CatalogLookup } from '../spycloud/types.js';
 import { toIndicator, type IndicatorMemo, type Indicator } from './indicator.js';
 import { toRelationship, type Relationship } from './relationship.js';
-import { catalogView, toSighting, type CatalogView, type Sighting } from './sighting.js';
+import { catalogView, toSighting, type CatalogView, type FieldRules, type Sighting } from './sighting.js';
 import { idText } from './common.js';
 import { ctimTime, type CtimTimeOf } from './time.js';
 
@@ -46,6 +46,8 @@ export class AnswerBuilder {
   private readonly warnings = new Map<string, ErrorDoc>();
   /** Each catalog's part of its sightings, worked out once per answer. */
   private readonly views = new Map<Catalog | undefined, CatalogView>();
+  /** The data table's rule per field name, for this answer's password display. */
+  private readonly rules: FieldRules = new Map();
 
   constructor(private readonly context: BundleContext) {}
 
@@ -73,7 +75,7 @@ export class AnswerBuilder {
         view = catalogView(catalog);
         this.views.set(catalog, view);
       }
-      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay, view });
+      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay, view, rules: this.rules });
       this.sightings.push(sighting);
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);

@@ -52,15 +52,32 @@ function isShown(column: string, display: PasswordDisplay): boolean {
   return display === 'masked' || name === 'password_type' || !name.startsWith('password');
 }
 
-export function recordTable(record: BreachRecord, display: PasswordDisplay) {
+/** What the table does with a field: leave it out, show it, or show it masked. */
+type FieldRule = 'out' | 'shown' | 'masked';
+
+function fieldRule(name: string, display: PasswordDisplay): FieldRule {
+  if (NOT_IN_TABLE.has(name) || !isShown(name, display)) return 'out';
+  return display === 'masked' && MASKED_COLUMNS.has(name.toLowerCase()) ? 'masked' : 'shown';
+}
+
+/** Field names → their rule, for one display mode; the records of one answer share their field names. */
+export type FieldRules = Map<string, FieldRule>;
+
+export function recordTable(record: BreachRecord, display: PasswordDisplay, rules: FieldRules = new Map()) {
   // One pass, no intermediate arrays: this runs once per sighting.
   const columns: Array<{ name: string; type: 'string' }> = [];
   const row: unknown[] = [];
   for (const name in record) {
-    if (!Object.hasOwn(record, name) || NOT_IN_TABLE.has(name) || !isShown(name, display)) continue;
+    if (!Object.hasOwn(record, name)) continue;
+    let rule = rules.get(name);
+    if (rule === undefined) {
+      rule = fieldRule(name, display);
+      rules.set(name, rule);
+    }
+    if (rule === 'out') continue;
     const value = record[name];
     columns.push({ name, type: 'string' });
-    row.push(display === 'masked' && MASKED_COLUMNS.has(name.toLowerCase()) ? masked(value) : value);
+    row.push(rule === 'masked' ? masked(value) : value);
   }
   return { columns, rows: [row] };
 }
@@ -75,6 +92,8 @@ export interface SightingInput {
   passwordDisplay: PasswordDisplay;
   /** catalogView(catalog), when the caller keeps it for every sighting of the catalog. */
   view?: CatalogView;
+  /** The table's field rules for `passwordDisplay`, when the caller keeps them for every record of an answer. */
+  rules?: FieldRules;
 }
 
 /** Whose account the record is: its email when it has one, else what was asked about. */
@@ -100,7 +119,7 @@ export function catalogView(catalog: Catalog | undefined): CatalogView {
   };
 }
 
-export function toSighting({ record, catalog, observable, observedAt, id, passwordDisplay, view = catalogView(catalog) }: SightingInput) {
+export function toSighting({ record, catalog, observable, observedAt, id, passwordDisplay, view = catalogView(catalog), rules }: SightingInput) {
   const observables = [{ type: observable.type, value: observable.value }];
   const observedTime = { start_time: observedAt, end_time: observedAt };
   const targeted = target(record, observables[0] as Observable);
@@ -130,7 +149,7 @@ export function toSighting({ record, catalog, observable, observedAt, id, passwo
           source: observables[0],
           related: { type: 'domain', value: view.leakedFrom },
         }],
-    data: recordTable(record, passwordDisplay),
+    data: recordTable(record, passwordDisplay, rules),
   };
 }
 
