@@ -6,7 +6,7 @@ import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, Catalog, CatalogLookup } from '../spycloud/types.js';
 import { toIndicator, type IndicatorMemo, type Indicator } from './indicator.js';
 import { toRelationship, type Relationship } from './relationship.js';
-import { catalogView, toSighting, type CatalogView, type FieldRules, type Sighting } from './sighting.js';
+import { catalogView, sharedParts, toSighting, type CatalogView, type FieldRules, type SharedParts, type Sighting } from './sighting.js';
 import { idText } from './common.js';
 import { ctimTime, type CtimTimeOf } from './time.js';
 
@@ -58,6 +58,8 @@ export class AnswerBuilder {
   add({ observable, records, catalogs, publishedAt }: Findings): void {
     const { context, warnings, indicators } = this;
     const time = context.time ?? ctimTime;
+    const observables = [{ type: observable.type, value: observable.value }];
+    const byTime = new Map<string, SharedParts>();
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as BreachRecord;
       const catalogId = catalogIdOf(record);
@@ -70,12 +72,17 @@ export class AnswerBuilder {
       }
       const observedAt = (publishedAt === undefined ? time(record.spycloud_publish_date) : publishedAt[i])
         ?? time(catalog?.spycloud_publish_date) ?? context.requestTime;
+      let shared = byTime.get(observedAt);
+      if (shared === undefined) {
+        shared = sharedParts(observables, observedAt);
+        byTime.set(observedAt, shared);
+      }
       let view = this.views.get(catalog);
       if (view === undefined) {
         view = catalogView(catalog);
         this.views.set(catalog, view);
       }
-      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay, view, rules: this.rules });
+      const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay, view, rules: this.rules, shared });
       this.sightings.push(sighting);
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);

@@ -94,6 +94,21 @@ export interface SightingInput {
   view?: CatalogView;
   /** The table's field rules for `passwordDisplay`, when the caller keeps them for every record of an answer. */
   rules?: FieldRules;
+  /** Parts equal for every sighting of the observable at `observedAt`, when the caller shares them. */
+  shared?: SharedParts;
+}
+
+/** What the sightings of one observable at one time have in common (the same JSON, so one object will do). */
+export interface SharedParts {
+  observables: Observable[];
+  observedTime: { start_time: string; end_time: string };
+  /** `targets` when the target is the queried observable itself. */
+  queriedTargets: Array<{ type: string; observables: Observable[]; observed_time: { start_time: string; end_time: string } }>;
+}
+
+export function sharedParts(observables: Observable[], observedAt: string): SharedParts {
+  const observedTime = { start_time: observedAt, end_time: observedAt };
+  return { observables, observedTime, queriedTargets: [{ type: (observables[0] as Observable).type, observables, observed_time: observedTime }] };
 }
 
 /** Whose account the record is: its email when it has one, else what was asked about. */
@@ -119,9 +134,11 @@ export function catalogView(catalog: Catalog | undefined): CatalogView {
   };
 }
 
-export function toSighting({ record, catalog, observable, observedAt, id, passwordDisplay, view = catalogView(catalog), rules }: SightingInput) {
-  const observables = [{ type: observable.type, value: observable.value }];
-  const observedTime = { start_time: observedAt, end_time: observedAt };
+export function toSighting({
+  record, catalog, observable, observedAt, id, passwordDisplay, view = catalogView(catalog), rules,
+  shared = sharedParts([{ type: observable.type, value: observable.value }], observedAt),
+}: SightingInput) {
+  const { observables, observedTime } = shared;
   const targeted = target(record, observables[0] as Observable);
   const externalIds = [record.document_id, record.source_id, record.infected_machine_id].map(idText).filter(isDefined);
   const uri = view.sourceUri;
@@ -136,7 +153,7 @@ export function toSighting({ record, catalog, observable, observedAt, id, passwo
     count: record.sighting ? record.sighting : 1,
     observables,
     observed_time: observedTime,
-    targets: [{ type: targeted.type, observables: [targeted], observed_time: observedTime }],
+    targets: targeted === observables[0] ? shared.queriedTargets : [{ type: targeted.type, observables: [targeted], observed_time: observedTime }],
     severity: severity(record, catalog),
     description: view.description,
     ...(uri === undefined ? {} : { source_uri: uri }),
