@@ -1,9 +1,8 @@
 // The JSON text of an /observe/observables answer, written the way its shape
 // allows: a 5,000-sighting answer is megabytes, and one JSON.stringify of it would
 // stall every other tenant's requests, so long `docs` lists are written in slices
-// with a turn for other requests between slices; there, entities whose JSON is
-// already known (indicators, made once per catalog) are copied, not written again.
-// A small answer is one JSON.stringify. The text is exactly JSON.stringify's.
+// with a turn for other requests between slices. A small answer is one
+// JSON.stringify. The text is exactly JSON.stringify's.
 import type { Envelope } from './errors.js';
 
 /** Entities written between two pauses. */
@@ -14,11 +13,6 @@ export type Pause = () => Promise<void>;
 /** Gives other requests (and their I/O) a turn: setImmediate runs after pending I/O callbacks. */
 export const nextTurn: Pause = () => new Promise((resolve) => setImmediate(resolve));
 
-export interface AnswerJsonOptions {
-  pause?: Pause;
-  /** The JSON of a doc when it is already known, else undefined. */
-  known?: (doc: unknown) => string | undefined;
-}
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
@@ -38,8 +32,6 @@ function hasLongList(data: unknown): boolean {
  */
 class AnswerWriter {
   readonly parts: string[] = [];
-
-  constructor(private readonly known: (doc: unknown) => string | undefined) {}
 
   /** `{"k":v,…}`, each value written by `write`. */
   *object(value: Record<string, unknown>, write: (key: string, item: unknown) => Generator<void>): Generator<void> {
@@ -70,7 +62,6 @@ class AnswerWriter {
   }
 
   private *docs(docs: readonly unknown[]): Generator<void> {
-    const copied = docs.length > 0 && this.known(docs[0]) !== undefined;
     this.parts.push('[');
     for (let start = 0; start < docs.length; start += SLICE) {
       if (start > 0) {
@@ -78,19 +69,17 @@ class AnswerWriter {
         yield;
       }
       const slice = docs.length <= SLICE ? docs : docs.slice(start, start + SLICE);
-      if (copied) this.parts.push(slice.map((doc) => this.known(doc) ?? JSON.stringify(doc) ?? 'null').join(','));
-      else this.parts.push(JSON.stringify(slice).slice(1, -1));
+      this.parts.push(JSON.stringify(slice).slice(1, -1));
     }
     this.parts.push(']');
   }
 }
 
 /** JSON.stringify(body) for the answer envelope, pausing between slices of long entity lists. */
-export async function answerJson(body: Envelope, options: AnswerJsonOptions = {}): Promise<string> {
+export async function answerJson(body: Envelope, pause: Pause = nextTurn): Promise<string> {
   // Most answers are small: one JSON.stringify is then the fastest way, with nothing to copy after.
   if (!hasLongList(body.data)) return JSON.stringify(body);
-  const writer = new AnswerWriter(options.known ?? (() => undefined));
-  const pause = options.pause ?? nextTurn;
+  const writer = new AnswerWriter();
   const steps = writer.object(body as Record<string, unknown>, (key, item) => (key === 'data' ? writer.data(item) : writer.plain(item)));
   for (let step = steps.next(); step.done !== true; step = steps.next()) await pause();
   return writer.parts.join('');

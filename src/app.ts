@@ -245,7 +245,7 @@ export function createApp(deps: AppDeps) {
     if (result.unexpected !== undefined) logger.error({ err: result.unexpected }, 'unexpected failure');
     facts.error = result.errors.at(-1);
     // A large answer is written in slices, so other requests are served meanwhile.
-    const text = await answerJson(envelope(result.data, result.errors), { known: (doc) => deps.indicators.json(doc) });
+    const text = await answerJson(envelope(result.data, result.errors));
     // Bytes, not text: the Node adapter would otherwise measure the text's UTF-8 length and then
     // encode it, two passes over a large answer where one does.
     return c.body(utf8(text), 200, { 'content-type': 'application/json' });

@@ -81,8 +81,7 @@ export function createSpyCloud(
     now,
     random: options.random ?? Math.random,
   });
-  const spycloud = new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now, events), config.spycloudMaxPages);
-  return spycloud;
+  return new SpyCloudClient(transport, new CatalogStore(config.catalogCacheTtlS, now, events), config.spycloudMaxPages);
 }
 
 export function createRelay(config: Config, options: RelayOptions = {}) {

@@ -45,7 +45,11 @@ export class JwksCache {
   /** When each host was last asked, successfully or not: a failed refresh keeps the stale set. */
   private readonly lastAttempt = new Map<string, number>();
 
-  constructor(private readonly options: JwksOptions) {}
+  private readonly events: RelayEvents;
+
+  constructor(private readonly options: JwksOptions) {
+    this.events = options.events ?? NO_EVENTS;
+  }
 
   /**
    * The RS256 key with this kid, or undefined when the host does not publish it.
@@ -80,12 +84,12 @@ export class JwksCache {
       this.lastAttempt.set(host, this.options.now());
       pending = this.fetchKeySet(host)
         .then((fresh) => {
-          (this.options.events ?? NO_EVENTS).jwksFetch('ok');
+          this.events.jwksFetch('ok');
           this.sets.set(host, fresh);
           return fresh;
         })
         .catch((error: unknown) => {
-          (this.options.events ?? NO_EVENTS).jwksFetch('failed');
+          this.events.jwksFetch('failed');
           // A key set we already trust beats failing every analyst while the host hiccups.
           if (stale !== undefined) return stale;
           throw error;

@@ -46,33 +46,19 @@ export function toIndicator(catalog: Catalog) {
 export type Indicator = ReturnType<typeof toIndicator>;
 
 /**
- * Indicators by catalog, and their JSON, made once per catalog object: the catalog
- * cache hands every request the same object, so its indicator is built and
- * written once, not once per answer. Weak: an evicted catalog takes its indicator along.
+ * Indicators by catalog, made once per catalog object: the catalog cache hands
+ * every request the same object, so its indicator (uuid5 and all) is built once,
+ * not once per answer. Weak: an evicted catalog takes its indicator along.
  */
 export class IndicatorMemo {
   private readonly indicators = new WeakMap<Catalog, Indicator>();
-  /** JSON of each indicator made here ('' until first written). */
-  private readonly texts = new WeakMap<object, string>();
 
   of(catalog: Catalog): Indicator {
     let indicator = this.indicators.get(catalog);
     if (indicator === undefined) {
       indicator = toIndicator(catalog);
       this.indicators.set(catalog, indicator);
-      this.texts.set(indicator, '');
     }
     return indicator;
-  }
-
-  /** The JSON of an indicator this memo made; undefined for any other value. */
-  json(value: unknown): string | undefined {
-    if (typeof value !== 'object' || value === null) return undefined;
-    let text = this.texts.get(value);
-    if (text === '') {
-      text = JSON.stringify(value);
-      this.texts.set(value, text);
-    }
-    return text;
   }
 }

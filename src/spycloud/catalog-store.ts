@@ -1,10 +1,11 @@
 // Breach catalogs are global metadata, so found ones are cached for every tenant
 // (RELAY.md §4.3): LRU with TTL. Catalogs change rarely, so past its TTL a found
 // entry is still served for up to a day while a refresh runs in the background:
-// only a cold cache costs a request a catalog round trip. "Missing" is what SpyCloud told one key, so it is
-// remembered for that key only (shorter TTL) and never hides a catalog another
-// tenant found; one in-flight fetch per (API key, id) so that no tenant ever
-// shares another's failure. The key itself, not its short log hash, tells tenants apart.
+// only a cold cache costs a request a catalog round trip. "Missing" is what
+// SpyCloud told one key, so it is remembered for that key only (shorter TTL) and
+// never hides a catalog another tenant found; one in-flight fetch per (API key,
+// id) so that no tenant ever shares another's failure. The key itself, not its
+// short log hash, tells tenants apart.
 import { NO_EVENTS, type RelayEvents } from '../events.js';
 import type { Catalog, CatalogLookup } from './types.js';
 

@@ -25,9 +25,10 @@ export interface Caller {
   scope: RequestScope;
 }
 
-export interface WatchlistRead {
+/** Records read page by page. */
+export interface PagesRead {
   records: BreachRecord[];
-  /** False when TILES_MAX_PAGES ran out before SpyCloud's last page. */
+  /** False when the page limit ran out before SpyCloud's last page. */
   complete: boolean;
 }
 
@@ -70,17 +71,7 @@ export class SpyCloudClient {
   /** Every breach record of `observable`, following cursors up to the page limit, in SpyCloud's order. */
   async breachRecords(observable: SupportedObservable, caller: Caller): Promise<BreachRecord[]> {
     const path = RECORDS_PATH[observable.type] + segment(observable.value);
-    const records: BreachRecord[] = [];
-    let cursor = '';
-    for (let pages = 0; pages < this.maxPages; pages++) {
-      const query = cursor === '' ? '' : `?cursor=${encodeURIComponent(cursor)}`;
-      const answer = page(await this.transport.get(path + query, caller.apiKey, caller.scope));
-      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
-      for (const record of answer.results) records.push(record);
-      cursor = answer.cursor;
-      if (cursor === '') break;
-    }
-    return records;
+    return (await this.pages(path, '', this.maxPages, caller)).records;
   }
 
   /**
@@ -88,14 +79,18 @@ export class SpyCloudClient {
    * `YYYY-MM-DD`), following cursors up to `maxPages`; `complete` is false when
    * pages were left unread.
    */
-  async watchlistRecords(since: string, until: string, maxPages: number, caller: Caller): Promise<WatchlistRead> {
+  watchlistRecords(since: string, until: string, maxPages: number, caller: Caller): Promise<PagesRead> {
+    return this.pages('/breach/data/watchlist', `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`, maxPages, caller);
+  }
+
+  /** The records of `path` (with `query`), following cursors up to `maxPages`, in SpyCloud's order. */
+  private async pages(path: string, query: string, maxPages: number, caller: Caller): Promise<PagesRead> {
     const records: BreachRecord[] = [];
-    const window = `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`;
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
-      const query = cursor === '' ? window : `${window}&cursor=${encodeURIComponent(cursor)}`;
-      const answer = page(await this.transport.get(`/breach/data/watchlist?${query}`, caller.apiKey, caller.scope));
-      // One by one: spreading a page of many thousands of records as arguments overflows the stack.
+      const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
+      const answer = page(await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope));
+      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
       for (const record of answer.results) records.push(record);
       cursor = answer.cursor;
       if (cursor === '') return { records, complete: true };

@@ -45,11 +45,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class SpyCloudTransport {
   private readonly origin: string;
   private readonly basePath: string;
+  private readonly events: RelayEvents;
 
   constructor(private readonly options: TransportOptions) {
     const base = new URL(options.baseUrl);
     this.origin = base.origin;
     this.basePath = base.pathname.replace(/\/+$/, '');
+    this.events = options.events ?? NO_EVENTS;
   }
 
   /** Runs SpyCloud work that no relay request waits for (a background refresh) with a budget of its own. */
@@ -89,7 +91,7 @@ export class SpyCloudTransport {
       const wait = (attempt.kind === 'answer' ? retryAfterMs(attempt.answer, now()) : undefined)
         ?? random() * retryBaseMs * 3 ** retry;
       if (now() + wait >= scope.deadline) throw error;
-      (this.options.events ?? NO_EVENTS).upstreamRetry(upstreamKind(path));
+      this.events.upstreamRetry(upstreamKind(path));
       await sleep(wait);
     }
   }
@@ -99,7 +101,7 @@ export class SpyCloudTransport {
     const remaining = scope.deadline - this.options.now();
     if (remaining <= 0) return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
     const budgetBound = remaining < timeoutMs;
-    const events = this.options.events ?? NO_EVENTS;
+    const { events } = this;
     const kind = upstreamKind(path);
     const signal = AbortSignal.timeout(Math.min(timeoutMs, remaining));
     scope.upstreamCalls += 1;
