@@ -1,7 +1,7 @@
 // The SpyCloud sandbox: a loopback stand-in that serves a dataset the way the
 // Employee ATO Prevention API does (RELAY.md §4, §9) — records by email, domain,
 // IP and username with cursor pages, catalogs by comma-delimited ids, the
-// watchlist by publish date, the watchlist identifier the health check asks for,
+// watchlist by publish date (its modification date too, for the sync), the watchlist identifier the health check asks for,
 // the API key check and the 422 of a query too broad. The demo, the tests and the
 // bench all use it.
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
@@ -219,7 +219,8 @@ export function spycloudHandler(options: SpyCloudSandboxOptions): Handler {
     const cursor = requestCursor(search);
     const window = cursor.offset > 0
       ? { since: cursor.since, until: cursor.until }
-      : { since: parseBound(search.get('since'), 'since'), until: parseBound(search.get('until'), 'until') };
+      // The sync's since_modification_date: the sandbox's records are modified when published.
+      : { since: parseBound(search.get('since') ?? search.get('since_modification_date'), 'since'), until: parseBound(search.get('until'), 'until') };
     const inWindow = watchlist
       .filter(({ at }) => (window.since === undefined || at >= window.since) && (window.until === undefined || at <= window.until))
       .map(({ record }) => record);
