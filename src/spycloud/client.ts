@@ -83,19 +83,36 @@ export class SpyCloudClient {
     return this.pages('/breach/data/watchlist', `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`, maxPages, caller);
   }
 
+  /**
+   * The watchlist records modified since `since` (a UTC date, `YYYY-MM-DD`), one
+   * page at a time and every page, so that the sync holds one page at once.
+   */
+  watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
+    return this.pageStream('/breach/data/watchlist', `since_modification_date=${encodeURIComponent(since)}`, Number.POSITIVE_INFINITY, caller);
+  }
+
   /** The records of `path` (with `query`), following cursors up to `maxPages`, in SpyCloud's order. */
   private async pages(path: string, query: string, maxPages: number, caller: Caller): Promise<PagesRead> {
     const records: BreachRecord[] = [];
+    const stream = this.pageStream(path, query, maxPages, caller);
+    for (let next = await stream.next(); ; next = await stream.next()) {
+      if (next.done === true) return { records, complete: next.value };
+      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
+      for (const record of next.value) records.push(record);
+    }
+  }
+
+  /** Each page of `path` (with `query`) up to `maxPages`; returns whether SpyCloud's last page was read. */
+  private async *pageStream(path: string, query: string, maxPages: number, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
       const answer = page(await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope));
-      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
-      for (const record of answer.results) records.push(record);
+      yield answer.results;
       cursor = answer.cursor;
-      if (cursor === '') return { records, complete: true };
+      if (cursor === '') return true;
     }
-    return { records, complete: false };
+    return false;
   }
 
   /**

@@ -1,0 +1,59 @@
+// What one sync run did (RELAY.md §10): counts only, never a record's contents,
+// so the report can be logged and alerted on as it is.
+
+export const ENTITY_TYPES = ['incident', 'sighting', 'relationship', 'indicator'] as const;
+export type EntityType = (typeof ENTITY_TYPES)[number];
+
+export interface EntityCounts {
+  created: number;
+  exists: number;
+  errors: number;
+  /** Dry run: what would have been sent. */
+  planned: number;
+}
+
+export interface SyncReport {
+  /** First day read, `YYYY-MM-DD` (UTC). */
+  since: string;
+  dryRun: boolean;
+  pages: number;
+  bundles: number;
+  /** XDR tokens fetched. */
+  tokens: number;
+  records: { read: number; kept: number; belowSeverity: number; unusable: number };
+  entities: Record<EntityType, EntityCounts>;
+  /** entity: refused one by one; bundle: refused whole; catalog: could not be fetched; xdr, spycloud: ended the run. */
+  errors: { entity: number; bundle: number; catalog: number; xdr: number; spycloud: number };
+  /** What ended the run early (its message is the product's own, with no upstream text). */
+  failure?: { source: 'xdr' | 'spycloud'; code: string; message: string };
+  /** Stopped by a signal before the last page. */
+  stopped: boolean;
+  durationMs: number;
+}
+
+export function emptyReport(since: string, dryRun: boolean): SyncReport {
+  const counts = () => ({ created: 0, exists: 0, errors: 0, planned: 0 });
+  return {
+    since,
+    dryRun,
+    pages: 0,
+    bundles: 0,
+    tokens: 0,
+    records: { read: 0, kept: 0, belowSeverity: 0, unusable: 0 },
+    entities: { incident: counts(), sighting: counts(), relationship: counts(), indicator: counts() },
+    errors: { entity: 0, bundle: 0, catalog: 0, xdr: 0, spycloud: 0 },
+    stopped: false,
+    durationMs: 0,
+  };
+}
+
+/** Counts one entity's outcome; an outcome CTIA should not give counts as an error. */
+export function tally(report: SyncReport, type: string, result: string): void {
+  const counts = (ENTITY_TYPES as readonly string[]).includes(type) ? report.entities[type as EntityType] : undefined;
+  const outcome = result === 'created' || result === 'exists' || result === 'planned' ? result : 'errors';
+  if (counts !== undefined) counts[outcome] += 1;
+  if (outcome === 'errors') report.errors.entity += 1;
+}
+
+/** Exit code 0: everything imported or already there. */
+export const succeeded = (report: SyncReport): boolean => Object.values(report.errors).every((n) => n === 0);
