@@ -7,3 +7,10 @@ build-RelayFunction:
 	mkdir -p "$(ARTIFACTS_DIR)/dist"
 	cp dist/lambda.js "$(ARTIFACTS_DIR)/dist/"
 	printf '{ "type": "module" }\n' > "$(ARTIFACTS_DIR)/package.json"
+
+# The alerts sync's function (template.yaml SyncFunction): its bundle alone, likewise.
+build-SyncFunction:
+	npm ci
+	mkdir -p "$(ARTIFACTS_DIR)/dist"
+	cp dist/sync-lambda.js "$(ARTIFACTS_DIR)/dist/"
+	printf '{ "type": "module" }\n' > "$(ARTIFACTS_DIR)/package.json"

@@ -14,6 +14,7 @@ import { processStats, startBenchRelay } from './relay-process.mjs';
 import { fairness } from './fairness.mjs';
 import { tilesBench } from './tiles.mjs';
 import { speedBench } from './speed.mjs';
+import { syncBench } from './sync.mjs';
 import { breachWorld, forkSpyCloud, startJwksHost } from './world.mjs';
 
 const API_KEY = 'bench-spycloud-key-0001';
@@ -254,6 +255,8 @@ async function main() {
     for (const [pass, text] of fair) verdict(pass, text);
     // Dashboard tiles (issue 9), on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });
+    // The alerts sync, as its own process against the SpyCloud and XDR sandboxes.
+    await syncBench({ latencyMs: L });
     // Speed against a baseline commit built from git (issue 11), on relays and stand-ins of its own.
     await speedBench({ latencyMs: L });
   } finally {
