@@ -127,7 +127,7 @@ export class XdrClient {
 
   /** POSTs, retrying what may pass; answers the first answer that is not retried. */
   private async call(url: string, what: 'token' | 'import', headers: Record<string, string>, body: string): Promise<Answer> {
-    const { now, random, retryBaseMs, deadline, budgetMs } = this.options;
+    const { now, random, retryBaseMs, deadline } = this.options;
     for (let retry = 0; ; retry++) {
       const attempt = await this.once(url, what, headers, body);
       if (attempt.kind === 'answer' && !RETRYABLE.has(attempt.answer.status)) return attempt.answer;
