@@ -88,7 +88,7 @@ function logFields(report: SyncReport) {
 function problems(report: SyncReport): string[] {
   const lines: string[] = [];
   if (report.failure !== undefined) {
-    lines.push(`${report.failure.source === 'xdr' ? 'XDR' : 'SpyCloud'} failed, the run ended early: ${report.failure.message}`);
+    lines.push(`${report.failure.source === 'xdr' ? 'XDR' : 'SpyCloud'} failed, the run ended early: ${report.failure.reason}`);
   }
   const refused = ENTITY_TYPES.map((type) => [type, report.entities[type].errors] as const).filter(([, n]) => n > 0);
   if (refused.length > 0) {

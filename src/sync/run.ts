@@ -100,7 +100,7 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     }
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    report.failure = { source: phase, code: error.code, message: error.message };
+    report.failure = { source: phase, code: error.code, reason: error.message };
     report.errors[phase] += 1;
   } finally {
     if (deps.dispatcher === undefined) await dispatcher.close();
