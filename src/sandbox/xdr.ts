@@ -306,7 +306,9 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     answer({ results });
   };
 
-  const standIn = await startStandIn({ [TOKEN_PATH]: token, [IMPORT_PATH]: bundleImport }, options);
+  // CTIA's status route: doctor's check that the intel host answers.
+  const status: Handler = (req, res, seen) => json({ status: 'ok' })(req, res, seen);
+  const standIn = await startStandIn({ [TOKEN_PATH]: token, [IMPORT_PATH]: bundleImport, '/ctia/status': status }, options);
   baseUrl = standIn.url;
   return {
     url: standIn.url,
