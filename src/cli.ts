@@ -12,6 +12,7 @@ import type { Terminal } from './cli/progress.js';
 import { UsageError } from './cli/usage.js';
 import { PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
 import { demoCommand } from './cli/demo.js';
+import { SYNC_HELP, syncCommand } from './cli/sync.js';
 
 export interface CliResult {
   code: number;
@@ -32,6 +33,7 @@ Commands:
            (spycloud-relay demo --help).
   lookup   Look emails, domains, IPs or usernames up in SpyCloud, as the relay would.
   doctor   Check the configuration and every service the relay depends on.
+  sync     Import new SpyCloud watchlist exposures into XDR as incidents.
 
 spycloud-relay token --key <SpyCloud API key> [--limit N] [--password-display MODE]
                      [--expires 90d] [--secret S]
@@ -63,7 +65,8 @@ Example:
   npx spycloud-relay token --key '<SpyCloud API key>' --expires 365d
 
 ${LOOKUP_HELP}
-${DOCTOR_HELP}`;
+${DOCTOR_HELP}
+${SYNC_HELP}`;
 
 const usage = (message: string): CliResult => ({
   code: 2,
@@ -139,7 +142,7 @@ async function token(args: string[], env: Env, nowMs: number): Promise<CliResult
 
 type Command = (args: string[], env: Env, nowMs: number, terminal: Terminal) => Promise<CliResult>;
 
-const COMMANDS: Readonly<Record<string, Command>> = { token, demo: demoCommand, lookup, doctor };
+const COMMANDS: Readonly<Record<string, Command>> = { token, demo: demoCommand, lookup, doctor, sync: syncCommand };
 
 /**
  * The whole command line, in-process: argv without `node` and the script.

@@ -18,6 +18,7 @@ import { startSpyCloudSandbox } from '../sandbox/spycloud.js';
 import type { StandIn } from '../sandbox/stand-in.js';
 import { startServer, type RunningServer } from '../server.js';
 import { describeObservable, describeTile, failed, type Answer } from './demo-summary.js';
+import { demoSync } from './demo-sync.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -193,6 +194,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       out.write(`${describeTile(tile, answer).join('\n')}\n\n`);
       if (failed(answer)) code = 1;
     }
+
+    // New exposures into XDR incidents: a block of its own (src/cli/demo-sync.ts).
+    if (await demoSync(stage.sandbox.url, out, { now }) !== 0) code = 1;
 
     const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'spycloud-relay-demo-'));
     const file = join(dir, 'spycloud-relay-demo.json');

@@ -1,6 +1,7 @@
 // `spycloud-relay doctor`: reads the configuration as the relay would, then checks
 // from where it runs each thing the relay depends on, through the relay's own egress
-// (proxy included): XDR's key hosts, SpyCloud, and whether SpyCloud accepts a key.
+// (proxy included): XDR's key hosts, SpyCloud, whether SpyCloud accepts a key, and
+// the sync's XDR API client when one is configured.
 import { parseArgs } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { JwksCache } from '../auth/jwks.js';
@@ -11,6 +12,8 @@ import { RelayError, toRelayError } from '../errors.js';
 import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
 import { readTlsFile } from '../server.js';
 import { budgetSpent, IP_NOT_ALLOWED, timedOut, transportError } from '../spycloud/upstream-errors.js';
+import { xdrAccess, type XdrAccess } from '../sync/config.js';
+import { XdrClient } from '../sync/xdr-client.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -21,6 +24,8 @@ export const DOCTOR_HELP = `spycloud-relay doctor [--key K]
   each JWKS host of JWKS_ALLOWED_HOSTS (XDR-hosted mode), that SpyCloud
   answers, and, with a key, that SpyCloud accepts it. One line per check:
   ok, warn or FAIL, with what to do. Each check waits SPYCLOUD_TIMEOUT_MS.
+  With XDR_CLIENT_ID set, also the sync's XDR API client: that XDR gives it
+  a token, and that the private intelligence host answers.
 
   --key <key>        A SpyCloud API key to check. Defaults to the
                      SPYCLOUD_API_KEY environment variable, which is safer.
@@ -188,6 +193,41 @@ function keyFix(problem: RelayError): string {
   return 'see the SpyCloud check above; try again later';
 }
 
+/** With XDR_CLIENT_ID set: the sync's XDR API client gets a token, and the intel host answers (RELAY.md §10). */
+async function xdrChecks(config: Config, env: Env, dispatcher: Dispatcher): Promise<Check[]> {
+  let access: XdrAccess;
+  try {
+    access = xdrAccess(env, true) as XdrAccess;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return [{ status: 'FAIL', name: 'XDR API client', detail: error.message, fix: 'fix that variable (docs/alerts.md); the sync would not start' }];
+  }
+  const now = Date.now();
+  const client = new XdrClient({
+    access, dispatcher, userAgent: `spycloud-xdr-relay/${packageVersion()}`, timeoutMs: config.spycloudTimeoutMs,
+    retryBaseMs: 0, deadline: now + config.spycloudTimeoutMs * 2, budgetMs: config.spycloudTimeoutMs * 2, now: Date.now, random: Math.random,
+  });
+  const tokenCheck = 'XDR API client';
+  try {
+    await client.accessToken();
+  } catch (error) {
+    const problem = toRelayError(error);
+    const fix = problem.code === 'authorization error'
+      ? 'copy the client id and password again from XDR (Administration → API Clients), for the region of XDR_REGION'
+      : `${REACH_FIX}, and XDR_REGION or XDR_TOKEN_URL`;
+    return [{ status: 'FAIL', name: tokenCheck, detail: problem.message, fix }];
+  }
+  const checks: Check[] = [{ status: 'ok', name: tokenCheck, detail: `XDR gave a token at ${access.tokenUrl} ${via(config, access.tokenUrl)}` }];
+  const intel = 'XDR private intelligence';
+  try {
+    const status = await client.intelStatus();
+    checks.push({ status: 'ok', name: intel, detail: `${access.intelUrl} answered HTTP ${status} ${via(config, access.intelUrl)}` });
+  } catch (error) {
+    checks.push({ status: 'FAIL', name: intel, detail: toRelayError(error).message, fix: `${REACH_FIX}, and XDR_REGION or XDR_INTEL_URL` });
+  }
+  return checks;
+}
+
 export async function doctor(args: string[], env: Env): Promise<CliResult> {
   const { values } = parseArgs({
     args,
@@ -213,6 +253,7 @@ export async function doctor(args: string[], env: Env): Promise<CliResult> {
           ? { status: 'skip' as const, name: 'SpyCloud API key', detail: 'not checked; pass --key or set SPYCLOUD_API_KEY to check one' }
           : keyAccepted(config, dispatcher, key),
       ]));
+      if ((env.XDR_CLIENT_ID ?? '').trim() !== '') checks.push(...await xdrChecks(config, env, dispatcher));
     } finally {
       await dispatcher.close();
     }

@@ -62,6 +62,8 @@ export interface XdrSandbox {
   stored: ReadonlyMap<string, StoredEntity>;
   /** The next `times` calls of `route` answer `status` (401 on import: an expired token). */
   failNext: (route: XdrRoute, times: number, status: number) => void;
+  /** Entities `refuse` picks are answered `result "error"` (as CTIA does for an entity past a limit), until reset with undefined. */
+  refuseEntities: (refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined) => void;
   /** Imports after the first `bundles` are stored, then the connection is dropped without an answer (until reset with undefined). */
   dropAfter: (bundles: number | undefined) => void;
   close: () => Promise<void>;
@@ -196,6 +198,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const received: string[] = [];
   const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 } };
   let dropAfterBundles: number | undefined;
+  let refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined;
   let bundlesImported = 0;
   let baseUrl = '';
 
@@ -275,7 +278,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
         return result('exists', existing);
       }
       if (!originalId.startsWith('transient:')) return result('error', undefined, 'A new entity must have a transient id (403)');
-      const limit = limitProblem(entity);
+      const limit = refuse?.(entity) === true ? 'refused by the test' : limitProblem(entity);
       if (limit !== undefined) return result('error', undefined, `Entity does not conform to CTIM limits: ${limit}`);
       const stored_: Json = { ...entity };
       if (type === 'relationship') {
@@ -303,7 +306,9 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     answer({ results });
   };
 
-  const standIn = await startStandIn({ [TOKEN_PATH]: token, [IMPORT_PATH]: bundleImport }, options);
+  // CTIA's status route: doctor's check that the intel host answers.
+  const status: Handler = (req, res, seen) => json({ status: 'ok' })(req, res, seen);
+  const standIn = await startStandIn({ [TOKEN_PATH]: token, [IMPORT_PATH]: bundleImport, '/ctia/status': status }, options);
   baseUrl = standIn.url;
   return {
     url: standIn.url,
@@ -315,6 +320,9 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     stored,
     failNext: (route, times, status) => {
       failures[route] = { times, status };
+    },
+    refuseEntities: (predicate) => {
+      refuse = predicate;
     },
     dropAfter: (bundles) => {
       dropAfterBundles = bundles;

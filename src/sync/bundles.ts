@@ -44,7 +44,6 @@ export function bundlesOf(groups: readonly IncidentGroup[], max = MAX_ENTITIES):
     if (size > 0 && size + partSize > max) {
       bundles.push(current);
       current = emptyBundle();
-      size = 0;
     }
     current.incidents.push(part.incident);
     if (part.indicator !== undefined && !current.indicators.includes(part.indicator)) current.indicators.push(part.indicator);

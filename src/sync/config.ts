@@ -36,7 +36,8 @@ function region(env: Env): XdrRegion {
   return raw as XdrRegion;
 }
 
-function xdrAccess(env: Env, required: boolean): XdrAccess | undefined {
+/** XDR's hosts and the API client of `env`; undefined without credentials when not `required`. */
+export function xdrAccess(env: Env, required: boolean): XdrAccess | undefined {
   const hosts = XDR_REGIONS[region(env)];
   const tokenUrl = httpUrl(env, 'XDR_TOKEN_URL', hosts.token) as string;
   const intelUrl = httpUrl(env, 'XDR_INTEL_URL', hosts.intel) as string;

@@ -25,7 +25,7 @@ export interface SyncReport {
   /** entity: refused one by one; bundle: refused whole; catalog: could not be fetched; xdr, spycloud: ended the run. */
   errors: { entity: number; bundle: number; catalog: number; xdr: number; spycloud: number };
   /** What ended the run early (its message is the product's own, with no upstream text). */
-  failure?: { source: 'xdr' | 'spycloud'; code: string; message: string };
+  failure?: { source: 'xdr' | 'spycloud'; code: string; reason: string };
   /** Stopped by a signal before the last page. */
   stopped: boolean;
   durationMs: number;

@@ -64,6 +64,8 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     random,
   });
   const context = { newId: deps.newId ?? randomUUID, now: ctimTimeOf(started), passwordDisplay: config.passwordDisplay };
+  /** Dry run: the incidents already counted. */
+  const planned = new Set<string>();
   let phase: 'xdr' | 'spycloud' = 'xdr';
   try {
     // Credentials first: a refused client should not cost a read of the watchlist.
@@ -86,7 +88,7 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
         phase = 'xdr';
         for (const bundle of bundlesOf(incidentGroups(kept, catalogs, context))) {
           deps.onIncidents?.(bundle.incidents);
-          await importOne(bundle, xdr, report);
+          await importOne(bundle, xdr, report, planned);
           if (deps.signal?.aborted === true) break;
         }
         phase = 'spycloud';
@@ -98,7 +100,7 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     }
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    report.failure = { source: phase, code: error.code, message: error.message };
+    report.failure = { source: phase, code: error.code, reason: error.message };
     report.errors[phase] += 1;
   } finally {
     if (deps.dispatcher === undefined) await dispatcher.close();
@@ -112,11 +114,17 @@ const countFailed = (catalogs: ReadonlyMap<string, CatalogLookup>): number =>
   [...catalogs.values()].filter((lookup) => lookup.status === 'failed').length;
 
 /** Imports one bundle and counts CTIA's answer; a bundle CTIA refuses counts all its entities as errors. */
-async function importOne(bundle: Bundle, xdr: XdrClient | undefined, report: SyncReport): Promise<void> {
+async function importOne(bundle: Bundle, xdr: XdrClient | undefined, report: SyncReport, planned: Set<string>): Promise<void> {
   report.bundles += 1;
   const sent = (['incidents', 'sightings', 'indicators', 'relationships'] as const).flatMap((key) => bundle[key].map((e) => e.type));
   if (xdr === undefined) {
     for (const type of sent) tally(report, type, 'planned');
+    // An incident whose records span pages is sent once per page: planned once.
+    for (const incident of bundle.incidents) {
+      const externalId = incident.external_ids[0] as string;
+      if (planned.has(externalId)) report.entities.incident.planned -= 1;
+      planned.add(externalId);
+    }
     return;
   }
   try {

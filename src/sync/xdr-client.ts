@@ -37,6 +37,7 @@ export interface XdrClientOptions {
   random: () => number;
 }
 
+type Call = 'token' | 'import' | 'status';
 type Answer = { status: number; headers: Record<string, string | string[] | undefined>; text: string };
 type Attempt = { kind: 'answer'; answer: Answer } | { kind: 'failed'; error: RelayError };
 
@@ -125,9 +126,17 @@ export class XdrClient {
     return results.filter((r): r is ImportResult => typeof r === 'object' && r !== null && typeof (r as ImportResult).result === 'string');
   }
 
+  /** The HTTP status CTIA's status route answers with a token (doctor: the intel host is reachable); no retry. */
+  async intelStatus(): Promise<number> {
+    const headers = { authorization: `Bearer ${await this.accessToken()}`, accept: 'application/json' };
+    const attempt = await this.once(`${this.options.access.intelUrl}/ctia/status`, 'status', headers, undefined);
+    if (attempt.kind === 'failed') throw attempt.error;
+    return attempt.answer.status;
+  }
+
   /** POSTs, retrying what may pass; answers the first answer that is not retried. */
-  private async call(url: string, what: 'token' | 'import', headers: Record<string, string>, body: string): Promise<Answer> {
-    const { now, random, retryBaseMs, deadline, budgetMs } = this.options;
+  private async call(url: string, what: Call, headers: Record<string, string>, body: string): Promise<Answer> {
+    const { now, random, retryBaseMs, deadline } = this.options;
     for (let retry = 0; ; retry++) {
       const attempt = await this.once(url, what, headers, body);
       if (attempt.kind === 'answer' && !RETRYABLE.has(attempt.answer.status)) return attempt.answer;
@@ -140,7 +149,7 @@ export class XdrClient {
     }
   }
 
-  private async once(url: string, what: 'token' | 'import', headers: Record<string, string>, body: string): Promise<Attempt> {
+  private async once(url: string, what: Call, headers: Record<string, string>, body: string | undefined): Promise<Attempt> {
     const { timeoutMs, deadline, budgetMs, now } = this.options;
     const remaining = deadline - now();
     if (remaining <= 0) return { kind: 'failed', error: xdrBudgetSpent(budgetMs) };
@@ -150,7 +159,7 @@ export class XdrClient {
       const response = await this.options.dispatcher.request({
         origin: target.origin,
         path: target.pathname + target.search,
-        method: 'POST',
+        method: body === undefined ? 'GET' : 'POST',
         signal,
         headers: { ...headers, 'user-agent': this.options.userAgent },
         body,
@@ -167,8 +176,8 @@ export class XdrClient {
   }
 }
 
-const unexpected = (what: 'token' | 'import', status: number) =>
+const unexpected = (what: Call, status: number) =>
   new RelayError('unknown', `Unexpected answer from XDR (${what}): HTTP ${status} ${reason(status)}.`);
 
-const unexpectedBody = (what: 'token' | 'import', status: number) =>
+const unexpectedBody = (what: Call, status: number) =>
   new RelayError('unknown', `XDR answered with an unexpected body (${what}, HTTP ${status}).`);
