@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
+import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startSpyCloudSandbox, startXdrSandbox } from '../dist/sandbox/index.js';
 import { processStats } from './relay-process.mjs';
@@ -112,14 +113,15 @@ export async function syncBench({ latencyMs: L }) {
       `${first.line.incidents.created} incidents, ${first.line.sightings.created} sightings, ${first.line.relationships.created} relationships, ${first.line.indicators.created} indicators; exit ${first.code}`);
     row('first run: wall time (process start to exit)', s(first.ms), s(floorCalls * L), 'floor: every call one after another at L');
     row('first run: peak RSS of the sync process', first.peak === undefined ? 'n/a' : `${first.peak.toFixed(1)} MB`, `target <= ${RSS_TARGET_MB} MB`);
-    row('second run: entities created / existing', `${sumCreated(again.line)} / ${sumExisting(again.line)}`, '0 / all', `exit ${again.code}`);
+    row('second run: entities created / existing', `${sumCreated(again.line)} / ${sumExisting(again.line)}`, '0 / all', `exit ${again.code}; an incident or indicator met on several pages counts once per page`);
     row('second run: upstream calls, wall time', `${againCalls.total}, ${s(again.ms)}`, '', `peak RSS ${again.peak === undefined ? 'n/a' : `${again.peak.toFixed(1)} MB`}`);
     const verdict = (pass, text) => console.log(`${pass ? 'PASS' : 'FAIL'}  ${text}`);
     verdict(first.code === 0 && firstCalls.token === 1 && firstCalls.imports === first.line.bundles && firstCalls.pages === RECORDS / PAGE,
       `sync: every page read once, one token, one call per bundle, exit 0 (${firstCalls.pages} pages, ${firstCalls.token} token, ${firstCalls.imports} imports for ${first.line.bundles} bundles)`);
     verdict(first.peak !== undefined && first.peak <= RSS_TARGET_MB, `sync: peak RSS <= ${RSS_TARGET_MB} MB (${first.peak?.toFixed(1) ?? 'n/a'} MB)`);
-    verdict(again.code === 0 && sumCreated(again.line) === 0 && sumExisting(again.line) === sumCreated(first.line),
-      `sync: the same run again creates nothing (${sumCreated(again.line)} created, ${sumExisting(again.line)} existing)`);
+    // An incident or indicator met on several pages is offered again each time: every record's sighting exists exactly once.
+    verdict(again.code === 0 && sumCreated(again.line) === 0 && again.line.sightings.exists === first.line.sightings.created,
+      `sync: the same run again creates nothing (${sumCreated(again.line)} created; ${again.line.sightings.exists} of ${first.line.sightings.created} sightings exist)`);
   } finally {
     await spycloud.close();
     await xdr.close();

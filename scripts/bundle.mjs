@@ -1,7 +1,8 @@
-// The relay's two entry points as self-contained ES modules, each one file that
+// The relay's entry points as self-contained ES modules, each one file that
 // needs no node_modules and no package.json at run time (the package version is
-// written in): dist/lambda.js, what the Lambda function ships, and dist/server.js,
-// which Node imports in half the time of the compiled modules it replaces.
+// written in): dist/lambda.js and dist/sync-lambda.js, what the Lambda functions
+// ship, and dist/server.js, which Node imports in half the time of the compiled
+// modules it replaces.
 // `npm run build` runs it after tsc: `node scripts/bundle.mjs`, or
 // `node scripts/bundle.mjs <lambda|server> <outfile>` for one bundle elsewhere.
 import { readFileSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const fromRoot = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
-const ENTRIES = ['lambda', 'server'];
+const ENTRIES = ['lambda', 'server', 'sync-lambda'];
 
 async function bundle(entry, outfile = fromRoot(`dist/${entry}.js`)) {
   const { version } = JSON.parse(readFileSync(fromRoot('package.json'), 'utf8'));

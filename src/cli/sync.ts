@@ -7,7 +7,7 @@ import type { CliResult } from '../cli.js';
 import { ConfigError } from '../config.js';
 import { createLogger } from '../log.js';
 import { loadSyncConfig, runSync, succeeded, type SyncConfig, type SyncDeps, type SyncReport } from '../sync/index.js';
-import { ENTITY_TYPES } from '../sync/report.js';
+import { ENTITY_TYPES, reportLogFields, reportProblems } from '../sync/report.js';
 import { UsageError } from './usage.js';
 
 type Env = Record<string, string | undefined>;
@@ -61,43 +61,6 @@ function sinceDay(raw: string | undefined): string | undefined {
     throw new UsageError(`--since must be a UTC date, YYYY-MM-DD, got "${raw}"`);
   }
   return day;
-}
-
-/** The run's log line: counts only. */
-function logFields(report: SyncReport) {
-  return {
-    since: report.since,
-    dry_run: report.dryRun,
-    records_read: report.records.read,
-    records_kept: report.records.kept,
-    records_below_severity: report.records.belowSeverity,
-    records_unusable: report.records.unusable,
-    pages: report.pages,
-    bundles: report.bundles,
-    tokens: report.tokens,
-    ...Object.fromEntries(ENTITY_TYPES.map((type) => [`${type}s`, report.entities[type]])),
-    errors: report.errors,
-    // The source and code only: a SpyCloud error's text may echo what it was sent.
-    ...(report.failure === undefined ? {} : { failure: { source: report.failure.source, code: report.failure.code } }),
-    stopped: report.stopped,
-    duration_ms: report.durationMs,
-  };
-}
-
-/** What went wrong, for the operator: counts and the product's own messages. */
-function problems(report: SyncReport): string[] {
-  const lines: string[] = [];
-  if (report.failure !== undefined) {
-    lines.push(`${report.failure.source === 'xdr' ? 'XDR' : 'SpyCloud'} failed, the run ended early: ${report.failure.reason}`);
-  }
-  const refused = ENTITY_TYPES.map((type) => [type, report.entities[type].errors] as const).filter(([, n]) => n > 0);
-  if (refused.length > 0) {
-    lines.push(`XDR refused ${refused.map(([type, n]) => `${n} ${type}${n === 1 ? '' : 's'}`).join(', ')}${report.errors.bundle > 0 ? ` (${report.errors.bundle} whole bundle${report.errors.bundle === 1 ? '' : 's'} as invalid CTIM)` : ''}; the next run tries them again.`);
-  }
-  if (report.errors.catalog > 0) {
-    lines.push(`${report.errors.catalog} SpyCloud catalog${report.errors.catalog === 1 ? '' : 's'} could not be fetched; their incidents were imported without the breach's indicator.`);
-  }
-  return lines;
 }
 
 function preview(report: SyncReport, titles: readonly string[]): string {
@@ -166,10 +129,10 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<numbe
         },
       });
       const ok = succeeded(report);
-      if (ok) logger.info(logFields(report), 'sync run');
-      else logger.error(logFields(report), 'sync run');
+      if (ok) logger.info(reportLogFields(report), 'sync run');
+      else logger.error(reportLogFields(report), 'sync run');
       if (dryRun) options.stdout.write(preview(report, [...titles.values()]));
-      for (const line of problems(report)) options.stderr.write(`spycloud-relay sync: ${line}\n`);
+      for (const line of reportProblems(report)) options.stderr.write(`spycloud-relay sync: ${line}\n`);
       code = ok ? 0 : 1;
       if (every === undefined || stop.signal.aborted) break;
       await new Promise<void>((resolve) => {

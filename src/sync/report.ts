@@ -57,3 +57,43 @@ export function tally(report: SyncReport, type: string, result: string): void {
 
 /** Exit code 0: everything imported or already there. */
 export const succeeded = (report: SyncReport): boolean => Object.values(report.errors).every((n) => n === 0);
+
+/** The run's log line: counts only. */
+export function reportLogFields(report: SyncReport) {
+  return {
+    since: report.since,
+    dry_run: report.dryRun,
+    records_read: report.records.read,
+    records_kept: report.records.kept,
+    records_below_severity: report.records.belowSeverity,
+    records_unusable: report.records.unusable,
+    pages: report.pages,
+    bundles: report.bundles,
+    tokens: report.tokens,
+    incidents: report.entities.incident,
+    sightings: report.entities.sighting,
+    relationships: report.entities.relationship,
+    indicators: report.entities.indicator,
+    errors: report.errors,
+    // The source and code only: a SpyCloud error's text may echo what it was sent.
+    ...(report.failure === undefined ? {} : { failure: { source: report.failure.source, code: report.failure.code } }),
+    stopped: report.stopped,
+    duration_ms: report.durationMs,
+  };
+}
+
+/** What went wrong, for the operator: counts and the product's own messages. */
+export function reportProblems(report: SyncReport): string[] {
+  const lines: string[] = [];
+  if (report.failure !== undefined) {
+    lines.push(`${report.failure.source === 'xdr' ? 'XDR' : 'SpyCloud'} failed, the run ended early: ${report.failure.reason}`);
+  }
+  const refused = ENTITY_TYPES.map((type) => [type, report.entities[type].errors] as const).filter(([, n]) => n > 0);
+  if (refused.length > 0) {
+    lines.push(`XDR refused ${refused.map(([type, n]) => `${n} ${type}${n === 1 ? '' : 's'}`).join(', ')}${report.errors.bundle > 0 ? ` (${report.errors.bundle} whole bundle${report.errors.bundle === 1 ? '' : 's'} as invalid CTIM)` : ''}; the next run tries them again.`);
+  }
+  if (report.errors.catalog > 0) {
+    lines.push(`${report.errors.catalog} SpyCloud catalog${report.errors.catalog === 1 ? '' : 's'} could not be fetched; their incidents were imported without the breach's indicator.`);
+  }
+  return lines;
+}
