@@ -186,6 +186,15 @@ describe('spycloud-relay demo', () => {
     }
   });
 
+  it('says which answers file it could not write, and exits 2 (the temp folder is the caller\'s)', async () => {
+    const err = capture();
+    const out = capture();
+    const dir = join(tmpdir(), 'demo-test-no-such-folder', 'inner');
+    expect(await runDemo({ stdout: out.stream, stderr: err.stream, dir, env: {} })).toBe(2);
+    expect(err.text()).toMatch(new RegExp(`^spycloud-relay demo: the answers file ${join(dir, 'spycloud-relay-demo.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} could not be written: .*ENOENT`));
+    expect(out.text()).not.toContain('Full answers');
+  });
+
   it('is a command of the command line, with its own help', async () => {
     expect(HELP).toMatch(/^ {2}demo {5}/m);
     expect(await runCli(['demo', '--help'], {})).toEqual({ code: 0, stdout: DEMO_HELP, stderr: '' });
