@@ -15,7 +15,11 @@ const newest = (dir: string): number =>
     return entry.isDirectory() ? newest(path) : statSync(path).mtimeMs;
   }));
 
-/** `npm test` runs after `npm ci`, whose prepare script builds; compile again only when src/ is newer than dist/cli.js. */
+/**
+ * `npm test` runs after `npm ci`, whose prepare script builds; build again (as
+ * `npm run build` does, bundles included, so dist/ stays whole for the other
+ * tests) only when src/ is newer than dist/cli.js.
+ */
 function ensureBuilt(): void {
   let built = 0;
   try {
@@ -25,6 +29,7 @@ function ensureBuilt(): void {
   }
   if (built < newest(join(ROOT, 'src'))) {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
   }
 }
 
