@@ -68,7 +68,7 @@ let tmp: string;
 beforeAll(() => {
   ensureBuilt();
   tmp = mkdtempSync(join(tmpdir(), 'cli-process-test-'));
-});
+}, 180_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('node dist/cli.js', () => {
