@@ -242,7 +242,7 @@ async function main() {
     if (relayOutput.length > 0) console.log(`  relay printed (first lines):\n    ${relayOutput.join('\n    ')}`);
 
     const verdict = (pass, text) => console.log(`${pass ? 'PASS' : 'FAIL'}  ${text}`);
-    console.log('\ntargets (issue 3):');
+    console.log('\ntargets (enrichment):');
     verdict(cold.calls === 2 && coldCatalogs.calls === 2 && warm.calls === 1,
       `upstream calls: cold = 2 (fresh ${cold.calls}, warmed ${coldCatalogs.calls}), warm = 1 (${warm.calls})`);
     verdict(overhead <= 3 && pairDefects === 0, `warm overhead <= 3 ms over a direct round trip (${ms(overhead, 2)}), every answer right (${pairDefects} wrong)`);
@@ -251,7 +251,7 @@ async function main() {
     verdict(peakRss !== undefined && peakRss <= 150, `relay RSS <= 150 MB (${mb(peakRss)})`);
 
     const fair = await fairness({ latencyMs: L });
-    console.log('\ntargets (issue 7):');
+    console.log('\ntargets (fairness):');
     for (const [pass, text] of fair) verdict(pass, text);
     // Dashboard tiles (issue 9), on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });

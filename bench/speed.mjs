@@ -244,10 +244,10 @@ export async function speedBench({ latencyMs }) {
   ];
 
   if (baseline.skipped === undefined) {
-    console.log(`\n  speed (issue 11): this build against ${rev} (${baseline.sha.slice(0, 10)}), both measured in this run, taking turns`);
+    console.log(`\n  speed: this build against ${rev} (${baseline.sha.slice(0, 10)}), both measured in this run, taking turns`);
     console.log(`  baseline built from git in ${baseline.dir}${baseline.cached ? ' (kept from an earlier run)' : ''}`);
   } else {
-    console.log(`\n  speed (issue 11): NO COMPARISON with ${rev}: ${baseline.skipped}; this build's figures only`);
+    console.log(`\n  speed: NO COMPARISON with ${rev}: ${baseline.skipped}; this build's figures only`);
   }
   const rounds = W2.rounds.filter((name) => dirs[name] !== undefined);
   console.log(`  W2: one email, ${W2.records} records over ${W2.catalogs} catalogs; ${W2.clients} closed-loop clients, one API key each; `
@@ -262,7 +262,7 @@ export async function speedBench({ latencyMs }) {
   }
   console.log(`  speed figures took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-  console.log('\ntargets (issue 11):');
+  console.log('\ntargets (speed against the baseline):');
   for (const [label, values, target] of figures) {
     const ratio = ratioOf(values);
     const failed = label.startsWith('CPU') && Object.values(cpu ?? {}).some((t) => t.failures > 0);

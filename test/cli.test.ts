@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HELP, runCli } from '../src/cli.js';
+import { HELP, runCli, TOKEN_HELP } from '../src/cli.js';
 import { startRelay, type TestRelay } from './support/relay.js';
 import { EXAMPLE_EMAIL, startExampleSpyCloud } from './support/spycloud.js';
 import type { StandIn } from './support/stand-in.js';
@@ -113,19 +113,64 @@ describe('spycloud-relay token', () => {
   });
 });
 
-describe('help', () => {
-  for (const argv of [['--help'], ['-h'], ['help'], ['token', '--help'], ['token', '-h']]) {
-    it(`"${argv.join(' ')}" explains every flag on stdout and exits 0`, async () => {
+describe('help and version', () => {
+  for (const argv of [['--help'], ['-h'], ['help']]) {
+    it(`"${argv.join(' ')}" lists the commands, the exit codes and where they are documented, on stdout, exit 0`, async () => {
       const result = await runCli(argv, {});
       expect(result).toEqual({ code: 0, stdout: HELP, stderr: '' });
-      for (const flag of ['--key', '--limit', '--password-display', 'plaintext', 'masked', 'hidden', '--expires', '--secret', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT', 'PASSWORD_DISPLAY']) {
-        expect(HELP).toContain(flag);
-      }
+      for (const command of ['token', 'demo', 'lookup', 'doctor']) expect(HELP).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
+      expect(HELP).toContain('spycloud-relay <command> --help');
+      expect(HELP).toContain('--version');
+      expect(HELP).toContain('docs/operations.md#exit-codes');
+      expect(HELP).toMatch(/^ {2}0 +found \/ ok$/m);
+      expect(HELP).toMatch(/^ {2}1 +nothing found, or a check failed$/m);
+      expect(HELP).toMatch(/^ {2}2 +a mistake on the command line, a malformed value, or a configuration error$/m);
     });
   }
 
+  for (const argv of [['token', '--help'], ['token', '-h']]) {
+    it(`"${argv.join(' ')}" explains token's flags only, on stdout, exit 0`, async () => {
+      const result = await runCli(argv, {});
+      expect(result).toEqual({ code: 0, stdout: TOKEN_HELP, stderr: '' });
+      for (const flag of ['--key', '--limit', '--password-display', 'plaintext', 'masked', 'hidden', '--expires', '--secret', 'SECRET_KEY', 'CTR_ENTITIES_LIMIT', 'PASSWORD_DISPLAY']) {
+        expect(TOKEN_HELP).toContain(flag);
+      }
+      // Nothing of the other commands.
+      for (const other of ['--json', '--type', '--serve', 'JWKS_ALLOWED_HOSTS']) expect(TOKEN_HELP).not.toContain(other);
+    });
+  }
+
+  it('each command\'s --help is its own, and starts with its usage line', async () => {
+    const helps = await Promise.all(['token', 'demo', 'lookup', 'doctor'].map(async (command) => {
+      const result = await runCli([command, '--help'], {});
+      expect(result.code).toBe(0);
+      expect(result.stdout.startsWith(`Usage: spycloud-relay ${command} `)).toBe(true);
+      return result.stdout;
+    }));
+    expect(new Set(helps).size).toBe(4);
+    expect(helps.every((help) => help !== HELP)).toBe(true);
+  });
+
+  it('--version prints the package version, exit 0', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(await runCli(['--version'], {})).toEqual({ code: 0, stdout: `spycloud-relay ${pkg.version}\n`, stderr: '' });
+  });
+
   it('without arguments shows the help on stderr and exits 2', async () => {
     expect(await runCli([], {})).toEqual({ code: 2, stdout: '', stderr: HELP });
+  });
+});
+
+describe('--limit above what the relay shows', () => {
+  it('is lowered to 1000 in the token, with a notice on stderr', async () => {
+    const result = await runCli(['token', '--key', API_KEY, '--limit', '5000'], ENV);
+    expect(result.code).toBe(0);
+    expect(decodeJwt(result.stdout.trim()).CTR_ENTITIES_LIMIT).toBe(1000);
+    expect(result.stderr).toBe('Note: --limit 5000 is more than the relay shows per value; the token says 1000.\n');
+    // 1000 itself is taken silently.
+    const exact = await runCli(['token', '--key', API_KEY, '--limit', '1000'], ENV);
+    expect(decodeJwt(exact.stdout.trim()).CTR_ENTITIES_LIMIT).toBe(1000);
+    expect(exact.stderr).toBe('');
   });
 });
 
@@ -157,7 +202,8 @@ describe('mistakes: a clear message on stderr, nothing on stdout, exit code 2', 
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(message);
-      expect(result.stderr).toContain('spycloud-relay --help');
+      // The pointer names the command's own help when there is a command.
+      expect(result.stderr).toContain(argv[0] === 'token' ? 'Run "spycloud-relay token --help" for usage.' : 'Run "spycloud-relay --help" for usage.');
     });
   }
 
@@ -175,4 +221,25 @@ describe('the package bin', () => {
     expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
     expect(readFileSync(new URL('../src/cli.ts', import.meta.url), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
+});
+
+describe('exit codes, decided once: 0 found / ok, 1 nothing found or a check failed, 2 usage or configuration', () => {
+  const cases: Array<[string, string[], (url: string) => Record<string, string>, number]> = [
+    ['token minted', ['token', '--key', API_KEY], () => ENV, 0],
+    ['token without --key', ['token'], () => ENV, 2],
+    ['lookup found', ['lookup', EXAMPLE_EMAIL], (url) => ({ SPYCLOUD_API_URL: url, SPYCLOUD_API_KEY: API_KEY }), 0],
+    ['lookup nothing found', ['lookup', 'nobody@example.com'], (url) => ({ SPYCLOUD_API_URL: url, SPYCLOUD_API_KEY: API_KEY }), 1],
+    ['lookup of a malformed value', ['lookup', 'not-an-email@'], (url) => ({ SPYCLOUD_API_URL: url, SPYCLOUD_API_KEY: API_KEY }), 2],
+    ['lookup with a bad variable', ['lookup', EXAMPLE_EMAIL], (url) => ({ SPYCLOUD_API_URL: url, SPYCLOUD_API_KEY: API_KEY, PORT: 'x' }), 2],
+    ['doctor, all well', ['doctor', '--key', API_KEY], (url) => ({ SPYCLOUD_API_URL: url, SECRET_KEY: SECRET }), 0],
+    ['doctor, a check failed', ['doctor', '--key', 'refused key'], (url) => ({ SPYCLOUD_API_URL: url, SECRET_KEY: SECRET }), 1],
+    ['doctor with a bad variable', ['doctor'], (url) => ({ SPYCLOUD_API_URL: url, SECRET_KEY: 'short' }), 2],
+    ['demo with an unknown flag', ['demo', '--serv'], () => ({}), 2],
+    ['an unknown command', ['sink'], () => ({}), 2],
+  ];
+  for (const [what, argv, env, code] of cases) {
+    it(`${what}: ${code}`, async () => {
+      expect((await runCli(argv, env(spycloud.url))).code).toBe(code);
+    });
+  }
 });

@@ -1,7 +1,7 @@
 // The demo's summary of relay answers: the figures it prints come from the answer,
 // and odd or failed answers are described, never a crash.
 import { describe, expect, it } from 'vitest';
-import { describeObservable, describeTile, failed } from '../src/cli/demo-summary.js';
+import { describeObservable, describeSighting, describeTile, failed } from '../src/cli/demo-summary.js';
 
 const sighting = (id: string, severity: string, at: string) => ({ id, severity, observed_time: { start_time: at, end_time: at } });
 const indicator = (id: string, title: string) => ({ id, title, external_ids: [id.slice(-1)] });
@@ -105,5 +105,48 @@ describe('describeTile', () => {
     expect(describeTile({}, broken)).toEqual(['tile (?, ?)', row('answer', 'HTTP 500'), row('error', 'unknown: boom')]);
     expect(failed(broken)).toBe(true);
     expect(failed(warned)).toBe(false);
+  });
+});
+
+describe('describeSighting', () => {
+  const table = (columns: string[], ...rows: unknown[][]) => ({ columns: columns.map((name) => ({ name, type: 'string' })), rows });
+  const sighting = (title: string, data: object) => ({
+    title, description: `Present in ${title}`, severity: 'High', confidence: 'High', source_uri: `https://portal.example/${title}`,
+    observed_time: { start_time: '2024-05-01T10:20:30.000000Z' }, data,
+  });
+  const answerOf = (...docs: object[]) => ({ status: 200, body: { data: { sightings: { count: docs.length, docs } } } });
+
+  it('shows the first sighting that shows a password, as XDR draws it: texts, severity, time, link, its table', () => {
+    const lines = describeSighting(answerOf(
+      sighting('Cookies', table(['email', 'password_type'], ['a@b.example', 'plaintext'])),
+      sighting('Forum', table(['email', 'ip_addresses', 'password', 'password_type'], ['a@b.example', ['192.0.2.1', '192.0.2.2'], 'W*******!', 'plaintext'])),
+    ));
+    expect(lines).toEqual([
+      '  title        Forum',
+      '  description  Present in Forum',
+      '  severity     High, confidence High',
+      '  observed     2024-05-01 10:20 UTC',
+      '  source       https://portal.example/Forum',
+      '  data         email          a@b.example',
+      '               ip_addresses   192.0.2.1, 192.0.2.2',
+      '               password       W*******!',
+      '               password_type  plaintext',
+    ]);
+  });
+
+  it('else the first sighting; long cells cut to one line; more rows said', () => {
+    const long = `${'x'.repeat(50)}\n${'y'.repeat(50)}`;
+    const lines = describeSighting(answerOf(sighting('A', table(['path'], [long], ['other'])), sighting('B', table(['path'], ['b']))));
+    expect(lines[0]).toBe('  title        A');
+    expect(lines).toContain(`  data         path  ${'x'.repeat(50)} ${'y'.repeat(20)}…`);
+    expect(lines.at(-1)).toBe('               (the first of 2 rows)');
+  });
+
+  it('nothing for an answer without sightings, and no crash on odd ones', () => {
+    expect(describeSighting({ status: 200, body: { data: {} } })).toEqual([]);
+    expect(describeSighting({ status: 500, body: '<html>' })).toEqual([]);
+    expect(describeSighting(answerOf({}))).toEqual([
+      '  title        (none)', '  description  (none)', '  severity     Unknown, confidence unknown', '  observed     (no time)', '  source       (no link)',
+    ]);
   });
 });

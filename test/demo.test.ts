@@ -53,9 +53,11 @@ describe('spycloud-relay demo', () => {
     expect(code, output + err.text()).toBe(0);
 
     const file = join(dir, 'spycloud-relay-demo.json');
-    expect(output).toContain(`Full answers: ${file}`);
+    expect(output).toContain(`Full answers (every sighting, indicator and tile, as XDR gets them): ${file}\n`);
     const answers = JSON.parse(readFileSync(file, 'utf8'));
     rmSync(dir, { recursive: true });
+    // Where to go next: the lookup command.
+    expect(output).toContain('npx spycloud-relay lookup --help');
     expect(answers.health.body).toEqual({ data: { status: 'ok' } });
     expect(output).toMatch(/health\s+ok/);
     // The token and the secret stay inside the demo.
@@ -86,6 +88,24 @@ describe('spycloud-relay demo', () => {
     const newest = records[0] as Record<string, unknown>;
     expect(emailBlock).toContain(`newest       ${(newest.spycloud_publish_date as string).slice(0, 16).replace('T', ' ')} UTC`);
     expect(emailBlock).toContain(`warning      SpyCloud did not return results for ${MISSING_CATALOG_ID}`);
+
+    // One sighting of the email as XDR draws it, right after the email's counts: the first that shows a password.
+    const blocks = output.split('\n\n');
+    const shown = blocks[blocks.findIndex((b) => b.includes(`email ${email.value} — `)) + 1] as string;
+    expect(shown.split('\n')[0]).toBe('One of these sightings, as an analyst sees it in XDR (passwords masked, the default):');
+    const showsPassword = (s: any) => s.data.columns.some((c: any, i: number) => c.name.startsWith('password') && c.name !== 'password_type' && s.data.rows[0][i]);
+    const sighting = answers.observables[0].body.data.sightings.docs.find(showsPassword);
+    expect(shown).toContain(`\n  title        ${sighting.title}\n  description  ${sighting.description}\n  severity     ${sighting.severity}, confidence ${sighting.confidence}\n`);
+    expect(shown).toContain(`\n  observed     ${sighting.observed_time.start_time.slice(0, 16).replace('T', ' ')} UTC\n  source       ${sighting.source_uri}\n`);
+    const width = Math.max(...sighting.data.columns.map((c: any) => c.name.length));
+    sighting.data.columns.forEach((c: any, i: number) => {
+      const cell = sighting.data.rows[0][i];
+      expect(shown).toContain(`${i === 0 ? 'data' : '    '}         ${c.name.padEnd(width)}  ${Array.isArray(cell) ? cell.join(', ') : cell}`);
+    });
+    // Masked: first and last character; the stolen passwords of the dataset never show.
+    const masked = sighting.data.rows[0][sighting.data.columns.findIndex((c: any) => c.name === 'password')];
+    expect(masked).toMatch(/^.\*+.$/);
+    for (const r of dataset.records) if (typeof r.password_plaintext === 'string' && r.password_plaintext.length > 2) expect(output).not.toContain(r.password_plaintext);
 
     // Every other sample: what the relay answered, as the dataset holds it; only gmail.com (too broad for SpyCloud) has none.
     for (const [n, sample] of dataset.samples.entries()) {
@@ -151,19 +171,28 @@ describe('spycloud-relay demo', () => {
     await expect(fetch(`${relayUrl}/version`, { method: 'POST' })).rejects.toThrow();
   });
 
-  it('says why and exits 1 when the relay cannot start', async () => {
+  it('says why and exits 2 when $PORT keeps the relay from starting (a configuration error)', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
       const busy = (blocker.address() as { port: number }).port;
       for (const [PORT, reason] of [[String(busy), /the relay could not start: .*EADDRINUSE/], ['http', /Invalid configuration: PORT/]] as const) {
         const err = capture();
-        expect(await runDemo({ stdout: capture().stream, stderr: err.stream, env: { PORT } })).toBe(1);
+        expect(await runDemo({ stdout: capture().stream, stderr: err.stream, env: { PORT } })).toBe(2);
         expect(err.text()).toMatch(reason);
       }
     } finally {
       blocker.close();
     }
+  });
+
+  it('says which answers file it could not write, and exits 2 (the temp folder is the caller\'s)', async () => {
+    const err = capture();
+    const out = capture();
+    const dir = join(tmpdir(), 'demo-test-no-such-folder', 'inner');
+    expect(await runDemo({ stdout: out.stream, stderr: err.stream, dir, env: {} })).toBe(2);
+    expect(err.text()).toMatch(new RegExp(`^spycloud-relay demo: the answers file ${join(dir, 'spycloud-relay-demo.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} could not be written: .*ENOENT`));
+    expect(out.text()).not.toContain('Full answers');
   });
 
   it('is a command of the command line, with its own help', async () => {

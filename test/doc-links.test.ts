@@ -61,3 +61,31 @@ describe('links in README.md and docs/', () => {
     });
   }
 });
+
+describe('README.md and docs/ stand alone', () => {
+  /** The prose a reader sees: no fenced blocks, no inline code (ids and hashes there are examples). */
+  const words = (text: string): string => prose(text).replace(/`[^`\n]*`/g, '');
+  const baseline = /DEFAULT_BASELINE = '([0-9a-f]+)'/.exec(readFileSync(join(ROOT, 'bench', 'speed.mjs'), 'utf8'))?.[1];
+  /** What means nothing to a reader without this project's history: the contract file, its sections, issue numbers, commit ids. */
+  const foreign: Array<[string, RegExp]> = [
+    ['the contract file', /RELAY\.md/],
+    ['a contract section', /§/],
+    ['an issue number', /\bissues? #?\d+/i],
+    ['a commit id', /\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b/],
+  ];
+
+  it('the check itself works', () => {
+    expect(baseline).toMatch(/^[0-9a-f]{7,40}$/);
+    const found = (text: string) => foreign.filter(([, pattern]) => pattern.test(words(text))).map(([what]) => what);
+    expect(found(`see RELAY.md §4.4; issue 3's ratios; default ${baseline}`)).toEqual(['the contract file', 'a contract section', 'an issue number', 'a commit id']);
+    expect(found('```\ntenant e9cee71ab932, issue 3\n```\nthe host `a1b2c3d4e5.example` in 2026, 10000 ms, account 123456789012')).toEqual([]);
+  });
+
+  for (const page of PAGES) {
+    it(`${relative(ROOT, page)}: no contract citation, issue number or commit id`, () => {
+      const text = words(readFileSync(page, 'utf8'));
+      expect(foreign.filter(([, pattern]) => pattern.test(text)).map(([what, pattern]) => `${what}: ${pattern.exec(text)?.[0]}`)).toEqual([]);
+      if (baseline !== undefined) expect(readFileSync(page, 'utf8')).not.toContain(baseline);
+    });
+  }
+});

@@ -124,10 +124,10 @@ describe('warnings', () => {
   });
 });
 
-describe('failures: a FAIL line that says what to do, exit 1', () => {
-  it('a bad configuration: the relay\'s message, and no dependency is contacted', async () => {
+describe('failures: a FAIL line that says what to do, exit 1 (2 for the configuration)', () => {
+  it('a bad configuration: the relay\'s message, no dependency contacted, exit 2 as every configuration error', async () => {
     const run = await doctor({ ...healthy(), CTR_ENTITIES_LIMIT: 'lots' }, ['--key', API_KEY]);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.checks).toEqual([{
       status: 'FAIL',
       name: 'configuration',
@@ -139,7 +139,7 @@ describe('failures: a FAIL line that says what to do, exit 1', () => {
 
   it('TLS files the server could not read fail the configuration, as they stop the server', async () => {
     const run = await doctor({ ...healthy(), TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem' });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.check('configuration').detail).toMatch(/^Invalid configuration: TLS_CERT_FILE cannot be read \(ENOENT\): \/nonexistent\/cert\.pem → /);
   });
 
@@ -162,6 +162,26 @@ describe('failures: a FAIL line that says what to do, exit 1', () => {
       status: 'FAIL',
       detail: expect.stringMatching(/could not be fetched .*: JWKS HTTP 599 → the host answers, but with no key set: check JWKS_URL_TEMPLATE$/),
     });
+  });
+
+  it('SPYCLOUD_API_URL without the API\'s path: a 404 says the path is wrong, never "try again later"', async () => {
+    // The sandbox serves the API at its root; one path level off is the usual mistake (no /enterprise-v2).
+    const run = await doctor({ ...healthy(), SPYCLOUD_API_URL: `${spycloud.url}/v1` }, ['--key', API_KEY]);
+    expect(run.code).toBe(1);
+    const fix = 'SpyCloud has no such path: SPYCLOUD_API_URL must be the API\'s base URL with its path, https://api.spycloud.io/enterprise-v2';
+    expect(run.check('SpyCloud API key')).toEqual({ status: 'FAIL', name: 'SpyCloud API key', detail: `The Spycloud not found. → ${fix}` });
+    expect(run.stdout).not.toContain('try again later');
+    expect(spycloud.seen.map((s) => s.path)).toContain('/v1/watchlist/example.org');
+
+    // A SpyCloud that answers 404 even without a key: the reachability check says it too.
+    const pathless = await startStandIn({ '/*': json({ message: 'Not Found' }, 404) });
+    try {
+      const keyless = await doctor({ ...healthy(), SPYCLOUD_API_URL: pathless.url });
+      expect(keyless.code).toBe(1);
+      expect(keyless.check('SpyCloud reachable')).toEqual({ status: 'FAIL', name: 'SpyCloud reachable', detail: `${pathless.url} answered HTTP 404 (direct, no egress proxy) → ${fix}` });
+    } finally {
+      await pathless.close();
+    }
   });
 
   it('SpyCloud unreachable: the relay\'s connection error, for the key check too', async () => {
@@ -288,7 +308,7 @@ describe('the egress proxy the relay would use', () => {
 describe('the command line', () => {
   it('--help explains the checks, exit 0', async () => {
     expect(await runCli(['doctor', '--help'], {})).toEqual({ code: 0, stdout: DOCTOR_HELP, stderr: '' });
-    expect(HELP).toContain(DOCTOR_HELP);
+    expect(HELP).not.toContain(DOCTOR_HELP);
     for (const word of ['--key', 'SPYCLOUD_API_KEY', 'JWKS_ALLOWED_HOSTS', 'SPYCLOUD_TIMEOUT_MS', 'Exit code']) expect(DOCTOR_HELP).toContain(word);
   });
 

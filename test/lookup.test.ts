@@ -117,10 +117,13 @@ describe('nothing found, and values the relay would not send', () => {
     expect(result).toEqual({ code: 1, stdout: 'nobody@example.com (email): nothing found\nnobody.example (domain): nothing found\n', stderr: '' });
   });
 
-  it('a malformed value is not sent and gets the relay\'s warning', async () => {
-    const result = await lookup(['@acme-corp.example']);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toBe('@acme-corp.example (email): not looked up\n  warning: email @acme-corp.example is not a valid email; it was not looked up.\n');
+  it('a malformed value is a mistake on the command line: exit 2, the value named, nothing asked', async () => {
+    for (const args of [['not-an-email@'], ['@acme-corp.example', EXAMPLE_EMAIL], ['--type', 'ip', 'acme-corp.example']]) {
+      const result = await lookup(args);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^spycloud-relay: "(not-an-email@|@acme-corp\.example|acme-corp\.example)" is not a valid (email|ip); nothing was looked up \(--type sets the type\)\nRun "spycloud-relay lookup --help" for usage\.\n$/);
+    }
     expect(recordPaths()).toEqual([]);
   });
 
@@ -133,27 +136,49 @@ describe('nothing found, and values the relay would not send', () => {
   });
 });
 
-describe('errors: exit 2 with the relay\'s own message on stderr', () => {
-  it('a refused key gives §4.4\'s authorization error, SpyCloud\'s message included', async () => {
-    const refusing = await startStandIn({ '/breach/data/*': json({ message: 'Invalid API key' }, 401) });
+describe('errors: exit 2, the relay\'s own words, told once', () => {
+  /** How often a text shows in all the command printed. */
+  const times = (result: { stdout: string; stderr: string }, text: string) => (result.stdout + result.stderr).split(text).length - 1;
+
+  it('a refused key: the relay\'s own words, never SpyCloud\'s text; printed once', async () => {
+    const refusing = await startStandIn({ '/breach/data/*': json({ message: 'Invalid API key \u001b[31mcall +1-555-0100' }, 401) });
     try {
       const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: refusing.url, SPYCLOUD_API_KEY: API_KEY });
       expect(result).toEqual({
         code: 2,
-        stdout: `${EXAMPLE_EMAIL} (email): failed\n  error: Authorization failed: Invalid API key\n`,
-        stderr: 'spycloud-relay: Authorization failed: Invalid API key\n',
+        stdout: `${EXAMPLE_EMAIL} (email): failed\n  error: Authorization failed: SpyCloud refused the API key; check SPYCLOUD_API_KEY or --key.\n`,
+        stderr: '',
       });
+      // --json is the relay's answer, as XDR gets it; its error, in the relay's own words, once on stderr.
+      const json = await runCli(['lookup', '--json', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: refusing.url, SPYCLOUD_API_KEY: API_KEY });
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stdout).errors).toEqual([{ type: 'fatal', code: 'authorization error', message: 'Authorization failed: Invalid API key \u001b[31mcall +1-555-0100' }]);
+      expect(json.stderr).toBe('spycloud-relay: Authorization failed: SpyCloud refused the API key; check SPYCLOUD_API_KEY or --key.\n');
     } finally {
       await refusing.close();
     }
   });
 
-  it('a key refused for the caller\'s IP gives the allow-list hint', async () => {
+  it('another status: the status, not SpyCloud\'s text', async () => {
+    const odd = await startStandIn({ '/breach/data/*': json({ message: 'Teapot says hi' }, 418) });
+    try {
+      const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: odd.url, SPYCLOUD_API_KEY: API_KEY });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe(`${EXAMPLE_EMAIL} (email): failed\n  error: Unexpected answer from SpyCloud: HTTP 418.\n`);
+      expect(result.stdout + result.stderr).not.toContain('Teapot');
+    } finally {
+      await odd.close();
+    }
+  });
+
+  it('a key refused for the caller\'s IP gives the allow-list hint, once', async () => {
     const refusing = await startStandIn({ '/breach/data/*': json({ message: 'Forbidden' }, 403, { 'SpyCloud-Error': 'Invalid IP' }) });
     try {
       const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: refusing.url, SPYCLOUD_API_KEY: API_KEY });
       expect(result.code).toBe(2);
-      expect(result.stderr).toBe("spycloud-relay: Authorization failed: SpyCloud does not accept calls from this relay's IP address. Ask SpyCloud to allow-list it.\n");
+      const hint = "Authorization failed: SpyCloud does not accept calls from this relay's IP address. Ask SpyCloud to allow-list it.";
+      expect(result.stdout).toBe(`${EXAMPLE_EMAIL} (email): failed\n  error: ${hint}\n`);
+      expect(times(result, hint)).toBe(1);
     } finally {
       await refusing.close();
     }
@@ -162,7 +187,8 @@ describe('errors: exit 2 with the relay\'s own message on stderr', () => {
   it('a failing value ends the answer in request order; what came before stays', async () => {
     const result = await lookup([EXAMPLE_EMAIL, 'broken@example.com', 'nobody@example.com']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe('spycloud-relay: The Spycloud internal error.\n');
+    expect(result.stderr).toBe('');
+    expect(times(result, 'The Spycloud internal error.')).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`${EXAMPLE_EMAIL} (email): 4 sightings`);
     expect(lines.slice(-3)).toEqual(['broken@example.com (email): failed', '  error: The Spycloud internal error.', 'nobody@example.com (email): nothing found']);
@@ -180,7 +206,8 @@ describe('errors: exit 2 with the relay\'s own message on stderr', () => {
     await gone.close();
     const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: gone.url, SPYCLOUD_API_KEY: API_KEY });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^spycloud-relay: SpyCloud could not be reached: .*ECONNREFUSED.*\.\n$/);
+    expect(result.stdout).toMatch(/^\S+ \(email\): failed\n {2}error: SpyCloud could not be reached: .*ECONNREFUSED.*\.\n$/);
+    expect(result.stderr).toBe('');
   });
 
   it('a bad configuration: the relay\'s message naming the variable', async () => {
@@ -211,14 +238,14 @@ describe('mistakes on the command line: usage on stderr, exit 2, nothing asked',
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(message);
-      expect(result.stderr).toContain('spycloud-relay --help');
+      expect(result.stderr).toContain('Run "spycloud-relay lookup --help" for usage.');
       expect(spycloud.seen).toEqual([]);
     });
   }
 
   it('--help explains the command and exits 0', async () => {
     expect(await lookup(['--help'])).toEqual({ code: 0, stdout: LOOKUP_HELP, stderr: '' });
-    expect(HELP).toContain(LOOKUP_HELP);
+    expect(HELP).not.toContain(LOOKUP_HELP);
     for (const word of ['--key', 'SPYCLOUD_API_KEY', '--type', '--json', '--password-display', 'PASSWORD_DISPLAY', 'Exit code']) expect(LOOKUP_HELP).toContain(word);
   });
 });
@@ -271,24 +298,25 @@ describe('--json: the relay\'s own answer', () => {
     (await relay.post('/observe/observables', observables, { authorization: `Bearer ${await hs256({ key: API_KEY }, SECRET)}` })).body;
 
   it('equals what the relay answers for the same observables', async () => {
-    const values = [EXAMPLE_EMAIL, 'nobody@example.com', 'nobody.example', 'gmail.com', 'x@'];
+    const values = [EXAMPLE_EMAIL, 'nobody@example.com', 'nobody.example', 'gmail.com'];
     const result = await lookup(['--json', ...values]);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     const answer = JSON.parse(result.stdout);
     expect(answer.data.sightings.count).toBe(4);
-    // The malformed value first (found before any call), then in request order: the example's missing catalog, gmail.com's 422.
-    expect(answer.errors.map((e: { code: string }) => e.code)).toEqual(['invalid argument', 'not found', 'invalid argument']);
+    // In request order: the example's missing catalog, gmail.com's 422.
+    expect(answer.errors.map((e: { code: string }) => e.code)).toEqual(['not found', 'invalid argument']);
     const expected = await relayAnswer([
       { type: 'email', value: EXAMPLE_EMAIL }, { type: 'email', value: 'nobody@example.com' },
-      { type: 'domain', value: 'nobody.example' }, { type: 'domain', value: 'gmail.com' }, { type: 'email', value: 'x@' },
+      { type: 'domain', value: 'nobody.example' }, { type: 'domain', value: 'gmail.com' },
     ]);
     expect(labelled(answer)).toEqual(labelled(expected));
   });
 
-  it('equals the relay\'s error answer too, and exits 2', async () => {
+  it('equals the relay\'s error answer too, and exits 2 with the error once on stderr', async () => {
     const result = await lookup(['--json', EXAMPLE_EMAIL, 'broken@example.com']);
     expect(result.code).toBe(2);
+    expect(result.stderr).toBe('spycloud-relay: The Spycloud internal error.\n');
     const expected = await relayAnswer([{ type: 'email', value: EXAMPLE_EMAIL }, { type: 'email', value: 'broken@example.com' }]);
     expect(expected.errors.at(-1)).toEqual({ type: 'fatal', code: 'internal error', message: 'The Spycloud internal error.' });
     expect(labelled(JSON.parse(result.stdout))).toEqual(labelled(expected));

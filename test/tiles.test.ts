@@ -221,22 +221,23 @@ describe('tile data of a 7-day period (RELAY.md §9)', () => {
     const bar = (level: string, n: number) => ({ key: level, label: level, value: n, values: [{ key: 'records', value: n, tooltip: `${level}: ${n}` }] });
     expect(severity.body.data.data).toEqual([bar('Critical', 1), bar('High', 1), bar('Medium', 2), bar('Low', 1)]);
     const exposure = await tileData('spycloud-exposure');
-    expect(exposure.body.data.data[3]).toEqual({ label: 'Stolen session cookies', value: 2, link_uri: PORTAL });
+    expect(exposure.body.data.data[3]).toMatchObject({ label: 'Stolen session cookies', value: 2 });
     const identities = await tileData('spycloud-top-identities');
     expect(identities.body.data.data.find((line: string) => line.includes('bob@acme.example'))).toContain('| Medium |');
     // The dashboard's catalogs are the shared catalog cache's: the titles of the top sources cost no call more.
     expect(w.spycloud.seen.filter((s) => s.path.startsWith('/breach/catalog/'))).toHaveLength(1);
   });
 
-  it('counts the exposure metrics', async () => {
+  it('counts the exposure metrics, each a whole number with its icon, as XDR\'s metric tiles draw them', async () => {
     const { tileData } = await tiles();
     const { body } = await tileData('spycloud-exposure');
+    const metric = (label: string, icon: string, value: number) => ({ icon, label, value, value_unit: 'integer', link_uri: PORTAL });
     expect(body.data.data).toEqual([
-      { label: 'Exposed records', value: 5, link_uri: PORTAL },
-      { label: 'Exposed identities', value: 3, link_uri: PORTAL },
-      { label: 'Infected machines', value: 2, link_uri: PORTAL },
-      { label: 'Stolen session cookies', value: 2, link_uri: PORTAL },
-      { label: 'Plaintext passwords', value: 2, link_uri: PORTAL },
+      metric('Exposed records', 'warning', 5),
+      metric('Exposed identities', 'user', 3),
+      metric('Infected machines', 'desktop', 2),
+      metric('Stolen session cookies', 'key', 2),
+      metric('Plaintext passwords', 'lock', 2),
     ]);
   });
 
@@ -314,16 +315,18 @@ describe('tile data of a 7-day period (RELAY.md §9)', () => {
     expect(breaches.slice(2)).toEqual(Array.from({ length: 10 }, (_, k) => `| ${1013 - k} | ${14 - k} | 2026-03-14 |`));
     const identities = (await tileData('spycloud-top-identities')).body.data.data;
     expect(identities.slice(2)).toEqual(Array.from({ length: 10 }, (_, k) => `| user${13 - k}@acme.example | ${14 - k} | Medium | 2026-03-14 10:00 |`));
-    expect((await tileData('spycloud-exposure')).body.data.data[0]).toEqual({ label: 'Exposed records', value: 105, link_uri: PORTAL });
+    expect((await tileData('spycloud-exposure')).body.data.data[0]).toMatchObject({ label: 'Exposed records', value: 105 });
   });
 
   it('an empty period: zeros, no bars, empty days, tables with their header only', async () => {
     const { tileData, w } = await tiles(watchlistPages([[]]));
     expect((await tileData('spycloud-exposure')).body.data.data.map((m: any) => m.value)).toEqual([0, 0, 0, 0, 0]);
     expect((await tileData('spycloud-severity')).body.data.data).toEqual([]);
-    const timeline = (await tileData('spycloud-timeline')).body.data.data;
-    expect(timeline).toHaveLength(8);
-    expect(timeline.every((bar: any) => bar.value === 0 && bar.values.length === 0)).toBe(true);
+    const timeline = (await tileData('spycloud-timeline')).body.data;
+    expect(timeline.data).toHaveLength(8);
+    expect(timeline.data.every((bar: any) => bar.value === 0 && bar.values.length === 0)).toBe(true);
+    // No level has a bar: the legend is empty.
+    expect(timeline.keys).toEqual([]);
     expect((await tileData('spycloud-top-breaches')).body.data.data).toEqual(['| Breach | Records | Published |', '| --- | ---: | --- |']);
     expect(w.spycloud.seen.filter((s) => s.path.startsWith('/breach/catalog/'))).toEqual([]);
   });
@@ -335,7 +338,8 @@ describe('tile data of a 7-day period (RELAY.md §9)', () => {
     ]]));
     expect((await tileData('spycloud-severity')).body.data.data.map((bar: any) => [bar.key, bar.value])).toEqual([['Medium', 1], ['Unknown', 1]]);
     const timeline = (await tileData('spycloud-timeline')).body.data;
-    expect(timeline.keys.at(-1)).toEqual({ key: 'unknown', label: 'Unknown' });
+    // The legend: only the levels with a bar in the period.
+    expect(timeline.keys).toEqual([{ key: 'medium', label: 'Medium' }, { key: 'unknown', label: 'Unknown' }]);
     expect(timeline.data.at(-2).values).toEqual([
       { key: 'medium', value: 1, tooltip: 'Medium: 1' },
       { key: 'unknown', value: 1, tooltip: 'Unknown: 1' },

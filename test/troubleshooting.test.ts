@@ -38,6 +38,14 @@ const BUILT_ELSEWHERE: Message[] = [
   ['Authorization failed: Failed to decode JWT with provided key. Make sure domain in custom_jwks_host corresponds to your SecureX instance region.'],
   // src/cli/demo.ts: written straight to stderr.
   ['spycloud-relay demo: the relay could not start: ', null],
+  ['spycloud-relay demo: the answers file ', null, ' could not be written: ', null],
+  // src/cli.ts: token's notice on stderr when --limit is over what the relay shows.
+  ['Note: --limit ', null, ' is more than the relay shows per value; the token says ', null, '.'],
+  // src/cli/summary.ts (ownText): lookup's own words for the errors that quote SpyCloud.
+  ['Authorization failed: SpyCloud refused the API key; check SPYCLOUD_API_KEY or --key.'],
+  ['Unexpected answer from SpyCloud: HTTP ', null, '.'],
+  // src/cli/doctor.ts: the fix of a 404 (a check's text after the arrow).
+  ["SpyCloud has no such path: SPYCLOUD_API_URL must be the API's base URL with its path, https://api.spycloud.io/enterprise-v2"],
 ];
 
 /** Messages that never leave the relay: the JWKS cache's own, turned into `Wrong jwks_host` (and never met by doctor's fresh fetch). */

@@ -67,6 +67,52 @@ export function describeObservable(heading: string, answer: Answer): string[] {
   return lines;
 }
 
+/** A cell of a sighting's data table on one line: lists joined, long text cut. */
+function cellText(value: unknown): string {
+  const joined = Array.isArray(value) ? value.map(String).join(', ') : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value ?? '');
+  const flat = joined.replace(/\s+/g, ' ');
+  return flat.length > CELL_WIDTH ? `${flat.slice(0, CELL_WIDTH - 1)}…` : flat;
+}
+
+const CELL_WIDTH = 72;
+
+/** Whether a sighting's data table shows a password (masked or not), which is what an analyst looks for first. */
+const showsPassword = (sighting: Doc): boolean => {
+  const data = doc(sighting.data);
+  const columns = list(data.columns).map((c) => text(doc(c).name) ?? '');
+  return list(data.rows).some((row) => columns.some((name, i) =>
+    name.startsWith('password') && name !== 'password_type' && text(list(row)[i]) !== undefined));
+};
+
+/**
+ * One sighting of an /observe/observables answer as XDR draws it: title and
+ * description, severity, observed time, source link, and its data table.
+ * The first sighting that shows a password, else the first; none for an answer without sightings.
+ */
+export function describeSighting(answer: Answer): string[] {
+  const sightings = list(doc(doc(doc(answer.body).data).sightings).docs).map(doc);
+  const sighting = sightings.find(showsPassword) ?? sightings[0];
+  if (sighting === undefined) return [];
+  const at = text(doc(sighting.observed_time).start_time);
+  const lines = [
+    line('title', text(sighting.title) ?? '(none)'),
+    line('description', text(sighting.description) ?? '(none)'),
+    line('severity', `${text(sighting.severity) ?? 'Unknown'}, confidence ${text(sighting.confidence) ?? 'unknown'}`),
+    line('observed', at === undefined ? '(no time)' : shortTime(at)),
+    line('source', text(sighting.source_uri) ?? '(no link)'),
+  ];
+  const data = doc(sighting.data);
+  const columns = list(data.columns).map((c) => text(doc(c).name) ?? '?');
+  const width = Math.max(0, ...columns.map((name) => name.length));
+  const rows = list(data.rows).map(list);
+  const [first] = rows;
+  if (first !== undefined) {
+    columns.forEach((name, i) => lines.push(line(i === 0 ? 'data' : '', `${name.padEnd(width)}  ${cellText(first[i])}`)));
+    if (rows.length > 1) lines.push(line('', `(the first of ${rows.length} rows)`));
+  }
+  return lines;
+}
+
 /** One tile's figures, by tile type (RELAY.md §9). */
 function figures(type: string, data: unknown): string[] {
   switch (type) {

@@ -4,7 +4,7 @@
 // a summary and writes the full answers to a file; `--serve` keeps both running
 // and prints curl commands instead.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -17,19 +17,39 @@ import { acmeDataset, SANDBOX_API_KEY, SANDBOX_DOMAIN, type AcmeDataset, type Sa
 import { startSpyCloudSandbox } from '../sandbox/spycloud.js';
 import type { StandIn } from '../sandbox/stand-in.js';
 import { startServer, type RunningServer } from '../server.js';
-import { describeObservable, describeTile, failed, type Answer } from './demo-summary.js';
+import { describeObservable, describeSighting, describeTile, failed, type Answer } from './demo-summary.js';
 import { demoSync } from './demo-sync.js';
+import { EXIT } from './usage.js';
 
 type Env = Record<string, string | undefined>;
+
+/** One name, overwritten by each run: demos leave no trail of folders behind. */
+export const ANSWERS_FILE = 'spycloud-relay-demo.json';
+
+/**
+ * Written beside the target under a name of its own, then renamed over it: a
+ * reader never sees half a file, and a link planted at the shared name in the
+ * temp folder is replaced, never followed.
+ */
+async function writeAnswers(file: string, answers: unknown): Promise<void> {
+  const partial = `${file}.${process.pid}.partial`;
+  try {
+    await writeFile(partial, `${JSON.stringify(answers, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+    await rename(partial, file);
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
 
 export const DEMO_HELP = `Usage: spycloud-relay demo [--serve]
 
 Runs the relay (self-hosted mode, a secret made up for this run) against a
 built-in SpyCloud sandbox serving a synthetic company, ${SANDBOX_DOMAIN}, on
-127.0.0.1. It mints a token, enriches a sample of every observable type, reads
-every dashboard tile, prints a summary, writes the full answers to a JSON file
-in the temp folder, and exits. The relay listens on $PORT when set (not 0),
-else on a free port.
+127.0.0.1. It mints a token, enriches a sample of every observable type, shows one
+sighting as an analyst sees it in XDR, reads every dashboard tile, prints a
+summary, writes the full answers to ${ANSWERS_FILE} in the OS temp folder
+(overwritten by the next run), and exits. The relay listens on $PORT when
+set (not 0), else on a free port.
 
   --serve      Keep the relay and the sandbox running and print curl commands
                to try them, until Ctrl-C (SIGINT) or SIGTERM.
@@ -42,7 +62,7 @@ export interface DemoOptions {
   /** Read for PORT only: the demo's relay gets its own configuration. */
   env?: Env;
   serve?: boolean;
-  /** Folder of the answers file; by default a new one in the OS temp folder. */
+  /** Folder of the answers file; by default the OS temp folder. */
   dir?: string;
   /** With `serve`: resolves when the demo should stop; by default on SIGINT or SIGTERM. */
   stopped?: Promise<unknown>;
@@ -146,12 +166,15 @@ curl -s -X POST ${url}/tiles/tile-data ${auth} ${body({ tile_id: 'spycloud-expos
 The sandbox answers SpyCloud's own calls too:
 curl -s -H 'X-API-Key: ${SANDBOX_API_KEY}' ${stage.sandbox.url}/breach/data/emails/${encodeURIComponent(samples[0]?.value ?? '')}
 
+And the lookup command asks it as the relay would, from another shell:
+SPYCLOUD_API_URL=${stage.sandbox.url} SPYCLOUD_API_KEY=${SANDBOX_API_KEY} npx spycloud-relay lookup ${samples[0]?.value ?? ''}
+
 Running until Ctrl-C.
 `);
   await stopped;
   await stage.close();
   out.write('Stopped.\n');
-  return 0;
+  return EXIT.ok;
 }
 
 /** The whole demo; returns the exit code. */
@@ -165,11 +188,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   } catch (error) {
     const reason = error instanceof ConfigError ? error.message : `the relay could not start: ${(error as Error).message}`;
     options.stderr.write(`spycloud-relay demo: ${reason}\n`);
-    return 1;
+    // Only $PORT comes from outside: a bad or busy one is the caller's configuration.
+    const portProblem = error instanceof ConfigError || ['EADDRINUSE', 'EACCES'].includes(String((error as { code?: unknown }).code));
+    return portProblem ? EXIT.usage : EXIT.notFound;
   }
   if (options.serve === true) return serveUntilStopped(stage, dataset, out, options.stopped ?? untilSignal());
 
-  let code = 0;
+  let code: number = EXIT.ok;
   try {
     out.write(banner(stage, dataset));
     const health = await stage.post('/health');
@@ -179,7 +204,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       const answer = await stage.post('/observe/observables', [{ type: sample.type, value: sample.value }]);
       observables.push({ observable: { type: sample.type, value: sample.value }, ...answer });
       out.write(`${describeObservable(`${sample.type} ${sample.value} — ${sample.note}`, answer).join('\n')}\n\n`);
-      if (failed(answer)) code = 1;
+      if (failed(answer)) code = EXIT.notFound;
+      // The first answer's sighting, in full, right away: the counts above are made of these.
+      if (observables.length === 1) {
+        const sighting = describeSighting(answer);
+        if (sighting.length > 0) out.write(`One of these sightings, as an analyst sees it in XDR (passwords masked, the default):\n${sighting.join('\n')}\n\n`);
+      }
     }
 
     const offered = await stage.post('/tiles');
@@ -192,17 +222,24 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       const answer = await stage.post('/tiles/tile-data', { tile_id: id, period });
       tileData[String(id)] = answer;
       out.write(`${describeTile(tile, answer).join('\n')}\n\n`);
-      if (failed(answer)) code = 1;
+      if (failed(answer)) code = EXIT.notFound;
     }
 
     // New exposures into XDR incidents: a block of its own (src/cli/demo-sync.ts).
-    if (await demoSync(stage.sandbox.url, out, { now }) !== 0) code = 1;
+    if (await demoSync(stage.sandbox.url, out, { now }) !== 0) code = EXIT.notFound;
 
-    const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'spycloud-relay-demo-'));
-    const file = join(dir, 'spycloud-relay-demo.json');
+    const file = join(options.dir ?? tmpdir(), ANSWERS_FILE);
     const answers = { relay: stage.relay.url, sandbox: stage.sandbox.url, dataset_now: new Date(now).toISOString(), health, observables, tiles: { list: offered, data: tileData } };
-    await writeFile(file, `${JSON.stringify(answers, null, 2)}\n`);
-    out.write(`Full answers: ${file}\n`);
+    try {
+      await writeAnswers(file, answers);
+      out.write(`Full answers (every sighting, indicator and tile, as XDR gets them): ${file}\n`);
+    } catch (error) {
+      // The temp folder is the caller's (TMPDIR): say which file and why, as for $PORT.
+      options.stderr.write(`spycloud-relay demo: the answers file ${file} could not be written: ${(error as Error).message}\n`);
+      code = EXIT.usage;
+    }
+    out.write('Next: "npm run demo -- --serve" keeps the relay and the sandbox up, with curl and lookup lines to try;\n'
+      + '"npx spycloud-relay lookup --help" looks values up in your own SpyCloud data.\n');
     if (code !== 0) out.write('Some answers were errors (see above): the relay is not working as it should.\n');
   } finally {
     await stage.close();
@@ -213,7 +250,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 /** The `demo` command of the command line. */
 export async function demoCommand(args: string[], env: Env): Promise<CliResult> {
   const { values } = parseArgs({ args, options: { serve: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
-  if (values.help === true) return { code: 0, stdout: DEMO_HELP, stderr: '' };
+  if (values.help === true) return { code: EXIT.ok, stdout: DEMO_HELP, stderr: '' };
   const code = await runDemo({ stdout: process.stdout, stderr: process.stderr, env, serve: values.serve === true });
   return { code, stdout: '', stderr: '' };
 }

@@ -11,13 +11,14 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { RelayError, toRelayError } from '../errors.js';
 import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
 import { readTlsFile } from '../server.js';
+import { EXIT } from './usage.js';
 import { budgetSpent, IP_NOT_ALLOWED, timedOut, transportError } from '../spycloud/upstream-errors.js';
 import { xdrAccess, type XdrAccess } from '../sync/config.js';
 import { XdrClient } from '../sync/xdr-client.js';
 
 type Env = Record<string, string | undefined>;
 
-export const DOCTOR_HELP = `spycloud-relay doctor [--key K]
+export const DOCTOR_HELP = `Usage: spycloud-relay doctor [--key K]
 
   Reads the relay's configuration from the environment as the relay would,
   then checks from this machine, through the relay's egress proxy if any:
@@ -30,7 +31,11 @@ export const DOCTOR_HELP = `spycloud-relay doctor [--key K]
   --key <key>        A SpyCloud API key to check. Defaults to the
                      SPYCLOUD_API_KEY environment variable, which is safer.
 
-  Exit code 0: no check failed; 1: some did; 2: a mistake on the command line.
+  -h, --help         Show this help.
+
+  Exit code 0: no check failed; 1: some did; 2: a mistake on the command line
+  or a configuration error (the relay would not start). See
+  "spycloud-relay --help".
 `;
 
 type Status = 'ok' | 'warn' | 'FAIL' | 'skip';
@@ -77,6 +82,9 @@ const via = (config: Config, target: string) => {
   const proxy = egressProxy(config, target);
   return proxy === undefined ? '(direct, no egress proxy)' : `(through egress proxy ${shownProxy(proxy)})`;
 };
+
+/** The usual mistake: SPYCLOUD_API_URL without the API's path. */
+const WRONG_PATH_FIX = 'SpyCloud has no such path: SPYCLOUD_API_URL must be the API\'s base URL with its path, https://api.spycloud.io/enterprise-v2';
 
 const REACH_FIX = 'check that this machine may reach it (firewall, DNS, HTTPS_PROXY, NO_PROXY)';
 
@@ -155,7 +163,10 @@ async function spycloudReachable(config: Config, dispatcher: Dispatcher): Promis
       headers: { accept: 'application/json', 'user-agent': `spycloud-xdr-relay/${packageVersion()}` },
     });
     await response.body.dump();
-    return { status: 'ok', name, detail: `${base.origin} answered HTTP ${response.statusCode} ${via(config, base.origin)}` };
+    const detail = `${base.origin} answered HTTP ${response.statusCode} ${via(config, base.origin)}`;
+    // Any answer proves the way open, but a 404 says the API is not at that path.
+    if (response.statusCode === 404) return { status: 'FAIL', name, detail, fix: WRONG_PATH_FIX };
+    return { status: 'ok', name, detail };
   } catch (error) {
     const problem = signal.aborted ? timedOut(config.spycloudTimeoutMs) : transportError(error);
     const fix = problem.message.startsWith('Unable to verify SSL certificate')
@@ -190,6 +201,7 @@ function keyFix(problem: RelayError): string {
   if (problem.message === 'Authorization failed: Unauthorized') return 'the key holds spaces or characters an HTTP header cannot carry: copy it again';
   if (problem.code === 'authorization error') return 'check the key: an Employee ATO Prevention API key from the SpyCloud portal, copied whole';
   if (problem.code === 'too many requests') return 'wait and run doctor again';
+  if (problem.code === 'not found') return WRONG_PATH_FIX;
   return 'see the SpyCloud check above; try again later';
 }
 
@@ -235,7 +247,7 @@ export async function doctor(args: string[], env: Env): Promise<CliResult> {
     strict: true,
     allowPositionals: false,
   });
-  if (values.help === true) return { code: 0, stdout: DOCTOR_HELP, stderr: '' };
+  if (values.help === true) return { code: EXIT.ok, stdout: DOCTOR_HELP, stderr: '' };
   const key = (values.key ?? env.SPYCLOUD_API_KEY ?? '').trim();
 
   const { config, check } = configuration(env);
@@ -262,5 +274,6 @@ export async function doctor(args: string[], env: Env): Promise<CliResult> {
   const verdict = failures === 0
     ? 'No check failed.'
     : `${failures} check${failures === 1 ? '' : 's'} failed${config === undefined ? '; the others need a valid configuration' : ''}.`;
-  return { code: failures === 0 ? 0 : 1, stdout: `${[...checks.map(line), verdict].join('\n')}\n`, stderr: '' };
+  const code = config === undefined ? EXIT.usage : failures === 0 ? EXIT.ok : EXIT.notFound;
+  return { code, stdout: `${[...checks.map(line), verdict].join('\n')}\n`, stderr: '' };
 }

@@ -6,19 +6,19 @@ import { parseArgs } from 'node:util';
 import { requestScope } from '../app.js';
 import { tenantFromClaims } from '../auth/tenant.js';
 import type { CliResult } from '../cli.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { enrich, type EnrichDeps } from '../enrich.js';
 import { envelope, RelayError, toRelayError } from '../errors.js';
 import { SUPPORTED_TYPES, supportedObservables, wellFormed, type ObservableType, type SupportedObservable } from '../observe.js';
 import { PASSWORD_DISPLAYS, passwordDisplayOf } from '../password-display.js';
 import { createSpyCloud, egressDispatcher } from '../relay.js';
 import { Progress, type Terminal } from './progress.js';
-import { summary, type LookupOutcome } from './summary.js';
-import { UsageError } from './usage.js';
+import { ownText, summary, type LookupOutcome } from './summary.js';
+import { EXIT, UsageError } from './usage.js';
 
 type Env = Record<string, string | undefined>;
 
-export const LOOKUP_HELP = `spycloud-relay lookup <value>... [--type TYPE] [--json] [--key K]
+export const LOOKUP_HELP = `Usage: spycloud-relay lookup <value>... [--type TYPE] [--json] [--key K]
                       [--password-display MODE]
 
   Looks each value up in SpyCloud directly (no XDR, no token) with the relay's
@@ -36,9 +36,12 @@ export const LOOKUP_HELP = `spycloud-relay lookup <value>... [--type TYPE] [--js
   --password-display <MODE>
                      plaintext, masked or hidden; defaults to PASSWORD_DISPLAY
                      (itself masked by default).
+  -h, --help         Show this help.
 
-  Exit code 0: something found; 1: nothing found; 2: an error (its message on
-  stderr, as the relay gives it) or a mistake on the command line.
+  Exit code 0: something found; 1: nothing found; 2: a mistake on the command
+  line (a malformed value included), a configuration error, or an error that
+  stopped the lookup (SpyCloud refused the key, did not answer): 1 always
+  means SpyCloud holds nothing. See "spycloud-relay --help".
 `;
 
 /** The type of a bare value: email if it has an @, else the first of ip, ipv6, domain it is a well-formed one of. */
@@ -55,7 +58,15 @@ function forcedType(raw: string | undefined): ObservableType | undefined {
   return type as ObservableType;
 }
 
-const failed = (message: string): CliResult => ({ code: 2, stdout: '', stderr: `spycloud-relay: ${message}\n` });
+const failed = (message: string): CliResult => ({ code: EXIT.usage, stdout: '', stderr: `spycloud-relay: ${message}\n` });
+
+/** A value the relay would set aside as malformed is a mistake on the command line: nothing is looked up. */
+function refuseMalformed(observables: readonly SupportedObservable[]): void {
+  const [malformed] = observables.filter((observable) => wellFormed([observable]).lookups.length === 0);
+  if (malformed === undefined) return;
+  const shown = malformed.value.length > 100 ? `${malformed.value.slice(0, 99)}…` : malformed.value;
+  throw new UsageError(`"${shown}" is not a valid ${malformed.type}; nothing was looked up (--type sets the type)`);
+}
 
 export async function lookup(args: string[], env: Env, _nowMs: number, terminal: Terminal = { write: () => undefined }): Promise<CliResult> {
   const { values, positionals } = parseArgs({
@@ -70,23 +81,19 @@ export async function lookup(args: string[], env: Env, _nowMs: number, terminal:
     strict: true,
     allowPositionals: true,
   });
-  if (values.help === true) return { code: 0, stdout: LOOKUP_HELP, stderr: '' };
+  if (values.help === true) return { code: EXIT.ok, stdout: LOOKUP_HELP, stderr: '' };
   if (positionals.length === 0) throw new UsageError('lookup needs at least one value: an email, a domain, an IP address or a username');
   const type = forcedType(values.type);
   const display = values['password-display'];
   if (display !== undefined && passwordDisplayOf(display) === undefined) {
     throw new UsageError(`--password-display must be ${PASSWORD_DISPLAYS.slice(0, -1).join(', ')} or ${PASSWORD_DISPLAYS.at(-1)}, got "${display}"`);
   }
+  const observables = supportedObservables(positionals.map((value) => ({ type: type ?? guessType(value), value })));
+  refuseMalformed(observables);
   const key = values.key ?? env.SPYCLOUD_API_KEY ?? '';
   if (key.trim() === '') throw new UsageError('no SpyCloud API key: set SPYCLOUD_API_KEY, or pass --key');
 
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return failed(error.message);
-    throw error;
-  }
+  const config = loadConfig(env);
   let tenant;
   try {
     // The relay's own reading of a key and its settings, as if a token carried them.
@@ -96,7 +103,6 @@ export async function lookup(args: string[], env: Env, _nowMs: number, terminal:
     throw error;
   }
 
-  const observables = supportedObservables(positionals.map((value) => ({ type: type ?? guessType(value), value })));
   const progress = new Progress(terminal, observables.length);
   const dispatcher = egressDispatcher(config).compose(progress.interceptor);
   const spycloud = createSpyCloud(config, dispatcher);
@@ -134,9 +140,8 @@ export async function lookup(args: string[], env: Env, _nowMs: number, terminal:
   const answer = envelope(result.data, result.errors);
   const fatal = result.errors.find((error) => error.type === 'fatal');
   const found = (answer.data as { sightings?: unknown } | undefined)?.sightings !== undefined;
-  return {
-    code: fatal !== undefined ? 2 : found ? 0 : 1,
-    stdout: values.json === true ? `${JSON.stringify(answer, null, 2)}\n` : summary({ observables, outcomes, answer }),
-    stderr: fatal === undefined ? '' : `spycloud-relay: ${fatal.message}\n`,
-  };
+  const code = fatal !== undefined ? EXIT.usage : found ? EXIT.ok : EXIT.notFound;
+  // The error is told once: in the summary, by the value it stopped at; beside --json's answer, on stderr.
+  if (values.json !== true) return { code, stdout: summary({ observables, outcomes, answer }), stderr: '' };
+  return { code, stdout: `${JSON.stringify(answer, null, 2)}\n`, stderr: fatal === undefined ? '' : `spycloud-relay: ${ownText(fatal)}\n` };
 }

@@ -4,7 +4,8 @@
 import type { Relationship } from '../ctim/relationship.js';
 import type { Sighting } from '../ctim/sighting.js';
 import type { Envelope, ErrorDoc } from '../errors.js';
-import { wellFormed, type SupportedObservable } from '../observe.js';
+import type { SupportedObservable } from '../observe.js';
+import { IP_NOT_ALLOWED } from '../spycloud/upstream-errors.js';
 import { breachTitles, SEVERITIES, tally } from './answer-reading.js';
 
 /** What SpyCloud answered for one value: its breach records, or the error its lookup ended with. */
@@ -47,7 +48,21 @@ class ErrorPool {
   }
 }
 
-const errorLine = (doc: ErrorDoc) => `  ${doc.type === 'fatal' ? 'error' : 'warning'}: ${doc.message}`;
+/**
+ * An error in the relay's own words. Two of §4.4's messages quote SpyCloud's
+ * answer (a refused key's body, another status's body): a person at a terminal
+ * reads what the relay makes of it, never text SpyCloud chose. `--json` keeps
+ * the relay's answer as XDR gets it.
+ */
+export function ownText(doc: ErrorDoc): string {
+  if (doc.code === 'authorization error' && doc.message !== IP_NOT_ALLOWED) {
+    return 'Authorization failed: SpyCloud refused the API key; check SPYCLOUD_API_KEY or --key.';
+  }
+  const status = /^Unexpected answer from SpyCloud: HTTP (\d{3})\b/.exec(doc.message)?.[1];
+  return status === undefined ? doc.message : `Unexpected answer from SpyCloud: HTTP ${status}.`;
+}
+
+const errorLine = (doc: ErrorDoc) => `  ${doc.type === 'fatal' ? 'error' : 'warning'}: ${ownText(doc)}`;
 
 /** A catalog warning names the catalog id, which the sightings of its records carry in external_ids. */
 const namesId = (message: string, ids: ReadonlySet<string>) =>
@@ -85,11 +100,9 @@ export function summary({ observables, outcomes, answer }: SummaryInput): string
   const lines: string[] = [];
   for (const observable of observables) {
     const heading = `${observable.value} (${observable.type})`;
-    const malformed = wellFormed([observable]).warnings[0];
     const outcome = outcomes.get(observable);
-    if (malformed !== undefined || outcome === undefined) {
-      lines.push(`${heading}: not looked up${malformed === undefined ? `, ${leftOut}` : ''}`);
-      if (malformed !== undefined) lines.push(...errors.takeOne(malformed).map(errorLine));
+    if (outcome === undefined) {
+      lines.push(`${heading}: not looked up, ${leftOut}`);
       continue;
     }
     if ('error' in outcome) {

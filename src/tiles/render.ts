@@ -29,14 +29,15 @@ export const truncationWarning = (records: number): ErrorDoc => ({
 });
 
 export function exposureMetrics({ exposure }: TileAggregate) {
-  const metric = (label: string, value: number) => ({ label, value, link_uri: PORTAL });
+  // Counts of things: XDR draws each with its icon and as a whole number.
+  const metric = (label: string, icon: string, value: number) => ({ icon, label, value, value_unit: 'integer', link_uri: PORTAL });
   return {
     data: [
-      metric('Exposed records', exposure.records),
-      metric('Exposed identities', exposure.identities),
-      metric('Infected machines', exposure.infectedMachines),
-      metric('Stolen session cookies', exposure.sessionCookies),
-      metric('Plaintext passwords', exposure.plaintextPasswords),
+      metric('Exposed records', 'warning', exposure.records),
+      metric('Exposed identities', 'user', exposure.identities),
+      metric('Infected machines', 'desktop', exposure.infectedMachines),
+      metric('Stolen session cookies', 'key', exposure.sessionCookies),
+      metric('Plaintext passwords', 'lock', exposure.plaintextPasswords),
     ],
   };
 }
@@ -57,9 +58,9 @@ export function severityBars({ bySeverity }: TileAggregate) {
 const total = (counts: LevelCounts): number => LEVELS.reduce((sum, level) => sum + counts[level], 0);
 
 export function timelineBars(aggregate: TileAggregate) {
-  const { window, timeline, bySeverity } = aggregate;
-  // Unknown is a key only when some record has no usable severity, so that each bar still adds up.
-  const levels = LEVELS.filter((level) => level !== 'Unknown' || bySeverity.Unknown > 0);
+  const { window, timeline } = aggregate;
+  // The legend lists only the levels some bar of the period has: a key with no bar would explain nothing.
+  const levels = LEVELS.filter((level) => timeline.some((counts) => counts[level] > 0));
   return {
     key_type: 'timestamp',
     keys: levels.map((level) => ({ key: level.toLowerCase(), label: level })),
