@@ -291,7 +291,7 @@ export function createApp(deps: AppDeps) {
 }
 
 /** 405 with `Allow` for a known path and another method; 404 for any other path. */
-function answerOtherRequests<E extends Env | object>(app: Hono<E>, routes: Readonly<Record<string, string>>): void {
+function answerOtherRequests<E extends object>(app: Hono<E>, routes: Readonly<Record<string, string>>): void {
   for (const [path, method] of Object.entries(routes)) {
     app.all(path, (c) => {
       c.header('Allow', method);

@@ -44,7 +44,7 @@ const reason = (error: unknown): string => (error instanceof Error ? error.messa
  * The certificate and key, checked one by one so that a bad file is named
  * (OpenSSL's own text says `no start line` or `key values mismatch`, and no file).
  */
-export function tlsCredentials(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+function tlsCredentials(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
   const cert = readTlsFile('TLS_CERT_FILE', certFile);
   const key = readTlsFile('TLS_KEY_FILE', keyFile);
   let certificate: X509Certificate;
@@ -71,7 +71,7 @@ export function tlsCredentials(certFile: string, keyFile: string): { cert: Buffe
 }
 
 /** Why the relay cannot listen, naming the variable to change rather than the system call. */
-export function listenError(variable: 'PORT' | 'METRICS_PORT', host: string, port: number, error: unknown): Error {
+function listenError(variable: 'PORT' | 'METRICS_PORT', host: string, port: number, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'EADDRINUSE':
@@ -174,7 +174,7 @@ export async function startServer(config: Config, options: RelayOptions = {}): P
 }
 
 /** The lines the relay logs once it listens: where, in which mode, and what an operator may have got wrong. */
-export function logStart(logger: Logger, config: Config, running: RunningServer, env: Record<string, string | undefined>): void {
+function logStart(logger: Logger, config: Config, running: RunningServer, env: Record<string, string | undefined>): void {
   logger.info({
     url: running.listening,
     metrics_url: running.metricsListening === undefined ? undefined : `${running.metricsListening}/metrics`,
