@@ -1,5 +1,6 @@
 # SpyCloud relay for Cisco XDR as a container: Node 24 LTS, production
-# dependencies only, runs as the unprivileged `node` user, listens on 9090.
+# dependencies only, runs as the unprivileged `node` user, listens on 9090
+# (and serves /metrics on 9464, for the inside network: never publish it).
 # dist/server.js is one bundled file (it starts faster); the production
 # dependencies are there for the token tool, dist/cli.js.
 #   docker build -t spycloud-relay .
@@ -23,7 +24,9 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY module_type.json module_type.self-hosted.json ./
 USER node
-EXPOSE 9090
+# 9090: the relay, for XDR. 9464: GET /metrics only (METRICS_PORT), for Prometheus
+# inside the network; publish 9090 alone (-p 9090:9090, not -P).
+EXPOSE 9090 9464
 # /healthz needs no token and asks SpyCloud nothing. Plain HTTP, or HTTPS when the relay serves TLS itself
 # (its certificate names the public host, not 127.0.0.1: this one local probe
 # does not check it).

@@ -41,7 +41,8 @@ export async function startRelayProcess(env, ready, entry = ENTRY) {
   // Node flags for the relay alone, e.g. BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it.
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, entry], {
-    env: { PATH: process.env.PATH, ...passed, ...env, HOST: '127.0.0.1', PORT: String(port) },
+    // METRICS_PORT 0: two relays at once (bench/speed.mjs) must not both want 9464.
+    env: { PATH: process.env.PATH, ...passed, ...env, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // The relay logs at warn: anything it prints is a failure worth showing; keep the first lines only.

@@ -174,7 +174,7 @@ function draw(answers, tiles) {
 async function main() {
   const output = process.argv[2] ?? new URL('../docs/tiles.svg', import.meta.url);
   const spycloud = await startSpyCloud(dataset());
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET, LOG_LEVEL: 'silent' });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', METRICS_ENABLED: 'false', SPYCLOUD_API_URL: spycloud.url, SECRET_KEY: SECRET, LOG_LEVEL: 'silent' });
   const relay = await startServer(config, { now: () => NOW, logger: createLogger('silent') });
   try {
     const token = await new SignJWT({ key: 'render-tiles-key' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));

@@ -75,14 +75,29 @@ const routeOf = (routes: Readonly<Record<string, string>>, path: string): string
   return Object.hasOwn(routes, route) ? route : 'other';
 };
 
-/** `<scheme>://<host>[:port]` the client called, from X-Forwarded-* only when the proxy is trusted. */
+/**
+ * The scheme of the connection a request came on: Node's server hands its
+ * socket over as `incoming`; undefined where there is none (app.request in tests).
+ */
+function connectionScheme(c: Context): 'http' | 'https' | undefined {
+  const socket = (c.env as { incoming?: { socket?: { encrypted?: boolean } } } | undefined)?.incoming?.socket;
+  if (socket === undefined) return undefined;
+  return socket.encrypted === true ? 'https' : 'http';
+}
+
+/**
+ * `<scheme>://<host>[:port]` the client called, from X-Forwarded-* only when the proxy is trusted.
+ * The scheme is the connection's: a request-target in absolute form (`POST https://host/… HTTP/1.1`)
+ * names its host, as HTTP/1.1 says it may, but cannot turn a plain connection into TLS.
+ */
 export function requestUrlRoot(config: Config) {
   return (c: Context): string => {
     if (config.relayPublicUrl !== undefined) return config.relayPublicUrl;
     const url = new URL(c.req.url);
-    if (!config.trustProxy) return url.origin;
+    const scheme = connectionScheme(c) ?? url.protocol.slice(0, -1);
+    if (!config.trustProxy) return `${scheme}://${url.host}`;
     const first = (name: string) => c.req.header(name)?.split(',')[0]?.trim() || undefined;
-    const proto = first('x-forwarded-proto') ?? url.protocol.slice(0, -1);
+    const proto = first('x-forwarded-proto') ?? scheme;
     const host = first('x-forwarded-host') ?? url.host;
     return `${proto}://${host}`;
   };
@@ -144,7 +159,6 @@ async function readBody(request: Request): Promise<string> {
 export function createApp(deps: AppDeps) {
   const { config, logger } = deps;
   const app = new Hono<Env>({ strict: false });
-  const routes: Readonly<Record<string, string>> = deps.metrics === undefined ? ROUTES : { ...ROUTES, '/metrics': 'GET' };
 
   const scopeFor = (c: Context<Env>): RequestScope => {
     const facts = c.get('facts');
@@ -178,7 +192,7 @@ export function createApp(deps: AppDeps) {
     try {
       await next();
     } finally {
-      counted?.(routeOf(routes, c.req.path), c.res.status, (performance.now() - started) / 1000);
+      counted?.(routeOf(ROUTES, c.req.path), c.res.status, (performance.now() - started) / 1000);
     }
     const line = {
       method: c.req.method,
@@ -210,11 +224,6 @@ export function createApp(deps: AppDeps) {
 
   // Liveness for orchestrators: no auth, no upstream call.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-
-  if (deps.metrics !== undefined) {
-    const { metrics } = deps;
-    app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }));
-  }
 
   app.get('/watchdog', (c) => {
     const value = c.req.header('health-check');
@@ -277,6 +286,12 @@ export function createApp(deps: AppDeps) {
     return c.json(envelope(answer.data, answer.errors));
   });
 
+  answerOtherRequests(app, ROUTES);
+  return app;
+}
+
+/** 405 with `Allow` for a known path and another method; 404 for any other path. */
+function answerOtherRequests<E extends object>(app: Hono<E>, routes: Readonly<Record<string, string>>): void {
   for (const [path, method] of Object.entries(routes)) {
     app.all(path, (c) => {
       c.header('Allow', method);
@@ -284,6 +299,12 @@ export function createApp(deps: AppDeps) {
     });
   }
   app.notFound((c) => c.json({ code: 404, message: 'Not Found' }, 404));
+}
 
+/** What METRICS_PORT serves: GET /metrics (RELAY.md §8), and the relay's 404 and 405 for anything else. */
+export function createMetricsApp(metrics: RelayMetrics) {
+  const app = new Hono({ strict: false });
+  app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }));
+  answerOtherRequests(app, { '/metrics': 'GET' });
   return app;
 }

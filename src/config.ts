@@ -2,6 +2,7 @@
 // stops the process with a message that names the variable.
 import { MAX_ENTITIES_LIMIT } from './auth/tenant.js';
 import { DEFAULT_PASSWORD_DISPLAY, PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
+import { redactUrlCredentials } from './redact.js';
 
 export const DEFAULT_JWKS_HOSTS = [
   'visibility.amp.cisco.com',
@@ -44,6 +45,8 @@ export interface Config {
   tilesMaxPages: number;
   /** Serve GET /metrics (server mode). */
   metricsEnabled: boolean;
+  /** The port that serves GET /metrics, on HOST; the relay's own port never does. */
+  metricsPort: number;
   logLevel: LogLevel;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -57,7 +60,8 @@ export interface Config {
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
-    super(`Invalid configuration: ${variable} ${problem}`);
+    // A value echoed back may be a URL with a login in it.
+    super(redactUrlCredentials(`Invalid configuration: ${variable} ${problem}`));
     this.name = 'ConfigError';
   }
 }
@@ -117,6 +121,32 @@ function proxyUrl(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A bare `host[:port]`: a name or IPv4 address, or an IPv6 one in brackets. */
+const HOST_PORT = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+/** Exact `host[:port]` entries, compared with the token's `jwks_host` as they are, so anything else would never match. */
+function jwksAllowedHosts(env: Env): readonly string[] {
+  const raw = text(env, 'JWKS_ALLOWED_HOSTS');
+  if (raw === undefined) return DEFAULT_JWKS_HOSTS;
+  return raw.split(',').map((entry) => {
+    const host = entry.trim().toLowerCase();
+    if (host === '') throw new ConfigError('JWKS_ALLOWED_HOSTS', `has an empty entry in "${raw}": separate hosts with single commas`);
+    if (!HOST_PORT.test(host) || Number(/:(\d+)$/.exec(host)?.[1] ?? 0) > 65535) {
+      throw new ConfigError('JWKS_ALLOWED_HOSTS', `entry "${entry.trim()}" is not a bare host[:port] (no scheme, path or spaces), e.g. visibility.amp.cisco.com`);
+    }
+    return host;
+  });
+}
+
+/** The metrics port: a port of its own (0 picks a free one), so a scrape never shares the relay's. */
+function metricsPort(env: Env, port: number, enabled: boolean): number {
+  const metrics = integer(env, 'METRICS_PORT', 9464, 0, 65535);
+  if (enabled && metrics !== 0 && metrics === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (both ${port}): /metrics is served on a port of its own`);
+  }
+  return metrics;
+}
+
 function passwordDisplay(env: Env): PasswordDisplay {
   const raw = text(env, 'PASSWORD_DISPLAY');
   if (raw === undefined) return DEFAULT_PASSWORD_DISPLAY;
@@ -132,7 +162,6 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const jwksUrlTemplate = httpUrl(env, 'JWKS_URL_TEMPLATE', 'https://{host}/.well-known/jwks') as string;
   if (!jwksUrlTemplate.includes('{host}')) throw new ConfigError('JWKS_URL_TEMPLATE', 'must contain {host}');
-  const allowed = text(env, 'JWKS_ALLOWED_HOSTS');
   const logLevel = (text(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -142,14 +171,14 @@ export function loadConfig(env: Env = process.env): Config {
   if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
     throw new ConfigError(tlsCertFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE', 'must be set together with its pair');
   }
+  const port = integer(env, 'PORT', 9090, 0, 65535);
+  const metricsEnabled = boolean(env, 'METRICS_ENABLED', true);
   return {
-    port: integer(env, 'PORT', 9090, 0, 65535),
+    port,
     host: text(env, 'HOST') ?? '0.0.0.0',
     spycloudApiUrl: httpUrl(env, 'SPYCLOUD_API_URL', 'https://api.spycloud.io/enterprise-v2') as string,
     jwksUrlTemplate,
-    jwksAllowedHosts: allowed === undefined
-      ? DEFAULT_JWKS_HOSTS
-      : allowed.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''),
+    jwksAllowedHosts: jwksAllowedHosts(env),
     relayPublicUrl: httpUrl(env, 'RELAY_PUBLIC_URL', undefined),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     secretKey: secretKey === '' ? undefined : secretKey,
@@ -167,7 +196,8 @@ export function loadConfig(env: Env = process.env): Config {
     spycloudMaxConnections: integer(env, 'SPYCLOUD_MAX_CONNECTIONS', 256, 1),
     tilesCacheTtlS: integer(env, 'TILES_CACHE_TTL_S', 300, 0),
     tilesMaxPages: integer(env, 'TILES_MAX_PAGES', 20, 1),
-    metricsEnabled: boolean(env, 'METRICS_ENABLED', true),
+    metricsEnabled,
+    metricsPort: metricsPort(env, port, metricsEnabled),
     logLevel: logLevel as LogLevel,
     tlsCertFile,
     tlsKeyFile,

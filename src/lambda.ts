@@ -6,10 +6,13 @@ import type { Context } from 'hono';
 import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import { pino } from 'pino';
 import { loadConfig, type Config } from './config.js';
+import { envelope, RelayError, toRelayError } from './errors.js';
+import { httpEvent } from './lambda-event.js';
 import { createLogger } from './log.js';
 import { createRelay, type RelayOptions } from './relay.js';
 
-export type LambdaHandler = (event: LambdaEvent, context?: LambdaContext) => Promise<APIGatewayProxyResult>;
+/** Takes any event: Lambda hands over whatever it was invoked with. */
+export type LambdaHandler = (event: unknown, context?: LambdaContext) => Promise<APIGatewayProxyResult>;
 
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/i;
 
@@ -64,15 +67,31 @@ function withRoutePath(event: LambdaEvent): LambdaEvent {
   return { ...v2, rawPath: v2.rawPath.slice(prefix.length) || '/' };
 }
 
+/** The contract's error envelope as a Lambda result. */
+const errorResult = (error: RelayError): APIGatewayProxyResult => ({
+  statusCode: error.status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(envelope(undefined, [error.toDoc()])),
+  isBase64Encoded: false,
+});
+
 export function createHandler(config: Config, options: RelayOptions = {}): LambdaHandler {
-  const { app } = createRelay(config, {
-    ...options,
-    // Lambda may freeze the process right after an answer: write log lines synchronously.
-    logger: options.logger ?? createLogger(config.logLevel, pino.destination({ dest: 1, sync: true })),
-    urlRoot: options.urlRoot ?? lambdaUrlRoot(config),
-  });
+  // Lambda may freeze the process right after an answer: write log lines synchronously.
+  const logger = options.logger ?? createLogger(config.logLevel, pino.destination({ dest: 1, sync: true }));
+  const { app } = createRelay(config, { ...options, logger, urlRoot: options.urlRoot ?? lambdaUrlRoot(config) });
   const handleEvent = handle(app);
-  return (event, context) => handleEvent(withRoutePath(event), context);
+  return async (event, context) => {
+    let request: LambdaEvent;
+    try {
+      request = withRoutePath(httpEvent(event));
+    } catch (error) {
+      const refused = toRelayError(error);
+      // The relay's own words about the event's shape: no value of it.
+      logger.warn({ error: { type: refused.type, code: refused.code, reason: refused.message } }, 'Lambda event refused');
+      return errorResult(refused);
+    }
+    return handleEvent(request, context);
+  };
 }
 
 export const handler: LambdaHandler = createHandler(loadConfig());

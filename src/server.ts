@@ -1,12 +1,16 @@
-// Node adapter: listen (HTTP, or HTTPS with TLS_CERT_FILE/TLS_KEY_FILE), and on
-// SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
+// Node adapter: listen (HTTP, or HTTPS with TLS_CERT_FILE/TLS_KEY_FILE), serve
+// GET /metrics on METRICS_PORT, and on SIGTERM/SIGINT stop accepting, let
+// in-flight requests finish, then exit 0.
 import { serve, type ServerType } from '@hono/node-server';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { createMetricsApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { RelayMetrics } from './metrics.js';
@@ -14,9 +18,15 @@ import { createRelay, type RelayOptions } from './relay.js';
 
 export interface RunningServer {
   server: ServerType;
-  /** e.g. http://127.0.0.1:9090 */
+  /** Where a client on this machine reaches the relay, e.g. http://127.0.0.1:9090 */
   url: string;
-  /** Stops accepting, waits for in-flight requests, closes upstream connections. */
+  /** The address the relay listens on, as bound, e.g. http://0.0.0.0:9090 */
+  listening: string;
+  /** GET /metrics for a client on this machine; undefined with METRICS_ENABLED=false. */
+  metricsUrl: string | undefined;
+  /** The metrics port's address, as bound; undefined with METRICS_ENABLED=false. */
+  metricsListening: string | undefined;
+  /** Stops accepting, waits for in-flight requests, closes the metrics port and upstream connections. */
   close: () => Promise<void>;
 }
 
@@ -28,21 +38,109 @@ export function readTlsFile(variable: string, path: string): Buffer {
   }
 }
 
+const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The certificate and key, checked one by one so that a bad file is named
+ * (OpenSSL's own text says `no start line` or `key values mismatch`, and no file).
+ */
+function tlsCredentials(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+  const cert = readTlsFile('TLS_CERT_FILE', certFile);
+  const key = readTlsFile('TLS_KEY_FILE', keyFile);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (error) {
+    throw new ConfigError('TLS_CERT_FILE', `holds no PEM certificate (${reason(error)}): ${certFile}`);
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (error) {
+    throw new ConfigError('TLS_KEY_FILE', `holds no PEM private key, or one locked with a passphrase (${reason(error)}): ${keyFile}`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError('TLS_KEY_FILE', `is not the key of the certificate in TLS_CERT_FILE (key values mismatch): ${keyFile}`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    throw new ConfigError('TLS_CERT_FILE', `and TLS_KEY_FILE are refused by OpenSSL (${reason(error)}): ${certFile}, ${keyFile}`);
+  }
+  return { cert, key };
+}
+
+/** Why the relay cannot listen, naming the variable to change rather than the system call. */
+function listenError(variable: 'PORT' | 'METRICS_PORT', host: string, port: number, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(variable, `${port} is already in use on HOST ${host} (EADDRINUSE): stop the process that listens there, or choose another ${variable}`);
+    case 'EACCES':
+      return new ConfigError(variable, `${port} on HOST ${host} needs privileges this user lacks (EACCES): use a port of 1024 or more`);
+    case 'EADDRNOTAVAIL':
+      return new ConfigError('HOST', `${host} is not an address of this machine (EADDRNOTAVAIL): use 0.0.0.0 (every interface) or one of its own addresses`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+      return new ConfigError('HOST', `"${host}" does not resolve (${code}): use an address of this machine, such as 0.0.0.0 or 127.0.0.1`);
+    default:
+      return new ConfigError(variable, `${port} on HOST ${host} cannot be listened on (${reason(error)})`);
+  }
+}
+
+type Fetch = Parameters<typeof serve>[0]['fetch'];
+
+async function listen(variable: 'PORT' | 'METRICS_PORT', config: Config, port: number, fetch: Fetch, tls?: { cert: Buffer; key: Buffer }): Promise<ServerType> {
+  try {
+    return await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({
+        fetch,
+        port,
+        hostname: config.host,
+        ...(tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: tls }),
+      }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (error) {
+    throw listenError(variable, config.host, port, error);
+  }
+}
+
+/** `<scheme>://<address>:<port>` of a listening server: as bound, or as a client here would call it. */
+function addressOf(server: ServerType, scheme: string, forClients: boolean): string {
+  const { address, port } = server.address() as AddressInfo;
+  const host = forClients && (address === '0.0.0.0' || address === '::') ? '127.0.0.1' : address;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+const closeServer = (server: ServerType) => new Promise<void>((resolve) => {
+  server.close(() => resolve());
+  (server as HttpServer).closeIdleConnections();
+});
+
 export async function startServer(config: Config, options: RelayOptions = {}): Promise<RunningServer> {
   const metrics = options.metrics ?? (config.metricsEnabled ? new RelayMetrics() : undefined);
-  const { app, dispatcher } = createRelay(config, { ...options, metrics });
   const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
-    ? { cert: readTlsFile('TLS_CERT_FILE', config.tlsCertFile), key: readTlsFile('TLS_KEY_FILE', config.tlsKeyFile) }
+    ? tlsCredentials(config.tlsCertFile, config.tlsKeyFile)
     : undefined;
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({
-      fetch: app.fetch,
-      port: config.port,
-      hostname: config.host,
-      ...(tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: tls }),
-    }, () => resolve(s));
-    s.once('error', reject);
-  });
+  const { app, dispatcher } = createRelay(config, { ...options, metrics });
+  let server: ServerType;
+  let metricsServer: ServerType | undefined;
+  try {
+    server = await listen('PORT', config, config.port, app.fetch, tls);
+    try {
+      // Plain HTTP: a scrape from inside the network; the port is never published.
+      metricsServer = metrics === undefined ? undefined : await listen('METRICS_PORT', config, config.metricsPort, createMetricsApp(metrics).fetch);
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+  } catch (error) {
+    await dispatcher.close();
+    throw error;
+  }
   // Slow clients must not hold sockets for ever; XDR itself gives up long before.
   const http = server as HttpServer;
   http.headersTimeout = 10_000;
@@ -56,18 +154,44 @@ export async function startServer(config: Config, options: RelayOptions = {}): P
     unanswered.add(res);
     res.once('close', () => unanswered.delete(res));
   });
-  const { port } = server.address() as AddressInfo;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const close = async () => {
+  const scheme = tls === undefined ? 'http' : 'https';
+  let closed: Promise<void> | undefined;
+  // Once is enough: a second call waits for the first.
+  const close = () => (closed ??= (async () => {
     closing = true;
     for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      http.closeIdleConnections();
-    });
+    await Promise.all([closeServer(server), ...(metricsServer === undefined ? [] : [closeServer(metricsServer)])]);
     await dispatcher.close();
+  })());
+  return {
+    server,
+    url: addressOf(server, scheme, true),
+    listening: addressOf(server, scheme, false),
+    metricsUrl: metricsServer === undefined ? undefined : `${addressOf(metricsServer, 'http', true)}/metrics`,
+    metricsListening: metricsServer === undefined ? undefined : addressOf(metricsServer, 'http', false),
+    close,
   };
-  return { server, url: `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`, close };
+}
+
+/** The lines the relay logs once it listens: where, in which mode, and what an operator may have got wrong. */
+function logStart(logger: Logger, config: Config, running: RunningServer, env: Record<string, string | undefined>): void {
+  logger.info({
+    url: running.listening,
+    metrics_url: running.metricsListening === undefined ? undefined : `${running.metricsListening}/metrics`,
+    mode: config.secretKey === undefined ? 'xdr-hosted' : 'self-hosted',
+    egress_proxy: config.httpsProxy !== undefined || config.httpProxy !== undefined,
+  }, 'relay listening');
+  if (config.secretKey === undefined) {
+    logger.info('XDR-hosted mode: XDR signs each token (RS256), checked with the keys of its JWKS host; set SECRET_KEY to mint tokens yourself (self-hosted mode)');
+  } else {
+    logger.info('self-hosted mode: tokens are signed with SECRET_KEY (HS256), minted with the token command');
+  }
+  if (env.SPYCLOUD_API_KEY !== undefined && env.SPYCLOUD_API_KEY.trim() !== '') {
+    logger.warn('SPYCLOUD_API_KEY is set, but the relay never reads it: the SpyCloud key of each request comes in its token. To serve your own key, use self-hosted mode (set SECRET_KEY, mint a token with the command spycloud-relay token); SPYCLOUD_API_KEY is for the lookup, doctor and sync commands');
+  }
+  if (config.secretKey === undefined && config.relayPublicUrl === undefined) {
+    logger.warn('RELAY_PUBLIC_URL is unset: the token audience is taken from each request\'s Host header; set it to the URL XDR calls in production');
+  }
 }
 
 async function main(): Promise<void> {
@@ -91,14 +215,7 @@ async function main(): Promise<void> {
     logger.fatal({ error: (error as Error).message }, 'relay could not start');
     process.exit(1);
   }
-  logger.info({
-    url: running.url,
-    mode: config.secretKey === undefined ? 'xdr-hosted' : 'self-hosted',
-    egress_proxy: config.httpsProxy !== undefined || config.httpProxy !== undefined,
-  }, 'relay listening');
-  if (config.secretKey === undefined && config.relayPublicUrl === undefined) {
-    logger.warn('RELAY_PUBLIC_URL is unset: the token audience is taken from each request\'s Host header; set it to the URL XDR calls in production');
-  }
+  logStart(logger, config, running, process.env);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

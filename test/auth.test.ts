@@ -4,6 +4,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
+import { rawPost } from './support/raw-http.js';
 import { EXAMPLE_EMAIL } from './support/spycloud.js';
 import { json, startStandIn, type Handler, type StandIn } from './support/stand-in.js';
 import { xdrSigner, type XdrSigner } from './support/tokens.js';
@@ -257,6 +258,38 @@ describe.each(ENDPOINTS)('authentication on $path', ({ path, body }) => {
       await expectRejected(published, await published.auth(), MSG.audience);
       await expectRejected(published, { ...(await published.auth()), ...FORWARDED, host: 'relay.example.com' }, MSG.audience);
     });
+  });
+});
+
+describe('audience and a request-target in absolute form (RELAY.md §3 step 7)', () => {
+  // `POST https://host/health HTTP/1.1` over plain TCP: the target may name the host
+  // (HTTP/1.1 says so), but the connection is not TLS, so the audience is http://.
+  const health = async (w: XdrWorld, target: string, aud: string, extra: Record<string, string> = {}) => {
+    const { host } = new URL(w.relay.url);
+    const answer = await rawPost(w.relay.url, target, { Host: host, Authorization: `Bearer ${await w.token({ aud })}`, ...extra });
+    expect(answer.status).toBe(200);
+    return JSON.parse(answer.body);
+  };
+  const OK = { data: { status: 'ok' } };
+  const REFUSED = { errors: [{ type: 'fatal', code: 'authorization error', message: `Authorization failed: ${MSG.audience}` }] };
+
+  it('the scheme comes from the connection, not from an https:// request-target', async () => {
+    const { host } = new URL(world.relay.url);
+    expect(await health(world, `https://${host}/health`, `https://${host}`)).toEqual(REFUSED);
+    expect(await health(world, `https://${host}/health`, `http://${host}`)).toEqual(OK);
+    // The origin form, for comparison.
+    expect(await health(world, '/health', `http://${host}`)).toEqual(OK);
+  });
+
+  it('TRUST_PROXY=true: X-Forwarded-Proto may say https, the request-target may not', async () => {
+    const trusting = await startXdrWorld({ TRUST_PROXY: 'true' });
+    try {
+      const { host } = new URL(trusting.relay.url);
+      expect(await health(trusting, `https://${host}/health`, `https://${host}`)).toEqual(REFUSED);
+      expect(await health(trusting, `https://${host}/health`, `https://${host}`, { 'X-Forwarded-Proto': 'https' })).toEqual(OK);
+    } finally {
+      await trusting.close();
+    }
   });
 });
 

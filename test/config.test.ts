@@ -38,6 +38,7 @@ describe('defaults', () => {
       tilesCacheTtlS: 300,
       tilesMaxPages: 20,
       metricsEnabled: true,
+      metricsPort: 9464,
       logLevel: 'info',
       tlsCertFile: undefined,
       tlsKeyFile: undefined,
@@ -64,7 +65,7 @@ describe('values', () => {
       HOST: '127.0.0.1',
       SPYCLOUD_API_URL: 'http://127.0.0.1:8088/',
       JWKS_URL_TEMPLATE: 'http://{host}/keys',
-      JWKS_ALLOWED_HOSTS: ' Visibility.AMP.cisco.com , 127.0.0.1:9000,',
+      JWKS_ALLOWED_HOSTS: ' Visibility.AMP.cisco.com , 127.0.0.1:9000,[::1]:9001',
       RELAY_PUBLIC_URL: 'https://relay.example.com/',
       TRUST_PROXY: 'TRUE',
       SECRET_KEY: 's'.repeat(32),
@@ -82,6 +83,7 @@ describe('values', () => {
       TILES_CACHE_TTL_S: '0',
       TILES_MAX_PAGES: '3',
       METRICS_ENABLED: 'false',
+      METRICS_PORT: '9100',
       LOG_LEVEL: 'WARN',
       TLS_CERT_FILE: '/tls/cert.pem',
       TLS_KEY_FILE: '/tls/key.pem',
@@ -94,7 +96,7 @@ describe('values', () => {
       host: '127.0.0.1',
       spycloudApiUrl: 'http://127.0.0.1:8088',
       jwksUrlTemplate: 'http://{host}/keys',
-      jwksAllowedHosts: ['visibility.amp.cisco.com', '127.0.0.1:9000'],
+      jwksAllowedHosts: ['visibility.amp.cisco.com', '127.0.0.1:9000', '[::1]:9001'],
       relayPublicUrl: 'https://relay.example.com',
       trustProxy: true,
       secretKey: 's'.repeat(32),
@@ -112,6 +114,7 @@ describe('values', () => {
       tilesCacheTtlS: 0,
       tilesMaxPages: 3,
       metricsEnabled: false,
+      metricsPort: 9100,
       logLevel: 'warn',
       tlsCertFile: '/tls/cert.pem',
       tlsKeyFile: '/tls/key.pem',
@@ -153,6 +156,12 @@ describe('values', () => {
     expect([config.httpProxy, config.httpsProxy, config.noProxy]).toEqual(['http://lower:1', 'http://lower:2', 'lower.example']);
   });
 
+  it('METRICS_PORT may equal PORT when either picks a free port (0), or when metrics are off', () => {
+    expect(loadConfig({ PORT: '0', METRICS_PORT: '0' })).toMatchObject({ port: 0, metricsPort: 0 });
+    expect(loadConfig({ PORT: '9464', METRICS_ENABLED: 'false' })).toMatchObject({ port: 9464, metricsPort: 9464, metricsEnabled: false });
+    expect(loadConfig({ PORT: '8080', METRICS_PORT: '0' }).metricsPort).toBe(0);
+  });
+
   it('TLS_CERT_FILE and TLS_KEY_FILE come as a pair', () => {
     expect(loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' })).toMatchObject({ tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem' });
     expect(refusal({ TLS_CERT_FILE: '/c.pem' })).toBe('Invalid configuration: TLS_KEY_FILE must be set together with its pair');
@@ -190,6 +199,16 @@ describe('a bad value stops the relay with a message naming the variable', () =>
     ['SPYCLOUD_API_URL', 'ftp://api.spycloud.io', /^Invalid configuration: SPYCLOUD_API_URL /],
     ['JWKS_URL_TEMPLATE', 'https://visibility.amp.cisco.com/.well-known/jwks', /^Invalid configuration: JWKS_URL_TEMPLATE must contain \{host\}$/],
     ['RELAY_PUBLIC_URL', 'relay.example.com', /^Invalid configuration: RELAY_PUBLIC_URL /],
+    ['METRICS_PORT', '65536', /^Invalid configuration: METRICS_PORT must be a whole number from 0 to 65535, got "65536"$/],
+    ['METRICS_PORT', '9090', /^Invalid configuration: METRICS_PORT must differ from PORT \(both 9090\): \/metrics is served on a port of its own$/],
+    ['JWKS_ALLOWED_HOSTS', 'https://visibility.amp.cisco.com',
+      /^Invalid configuration: JWKS_ALLOWED_HOSTS entry "https:\/\/visibility.amp.cisco.com" is not a bare host\[:port\] \(no scheme, path or spaces\), e\.g\. visibility\.amp\.cisco\.com$/],
+    ['JWKS_ALLOWED_HOSTS', 'visibility.amp.cisco.com/.well-known/jwks', /^Invalid configuration: JWKS_ALLOWED_HOSTS entry "visibility.amp.cisco.com\/.well-known\/jwks" is not a bare host/],
+    ['JWKS_ALLOWED_HOSTS', 'visibility.amp.cisco.com visibility.eu.amp.cisco.com', /^Invalid configuration: JWKS_ALLOWED_HOSTS entry "visibility.amp.cisco.com visibility.eu.amp.cisco.com" is not/],
+    ['JWKS_ALLOWED_HOSTS', 'visibility.amp.cisco.com,,visibility.eu.amp.cisco.com', /^Invalid configuration: JWKS_ALLOWED_HOSTS has an empty entry in "visibility.amp.cisco.com,,visibility.eu.amp.cisco.com": separate hosts with single commas$/],
+    ['JWKS_ALLOWED_HOSTS', 'visibility.amp.cisco.com,', /^Invalid configuration: JWKS_ALLOWED_HOSTS has an empty entry/],
+    ['JWKS_ALLOWED_HOSTS', 'keys.example.com:99999', /^Invalid configuration: JWKS_ALLOWED_HOSTS entry "keys.example.com:99999" is not/],
+    ['JWKS_ALLOWED_HOSTS', '*.amp.cisco.com', /^Invalid configuration: JWKS_ALLOWED_HOSTS entry "\*.amp.cisco.com" is not/],
     ['HTTP_PROXY', 'proxy:3128', /^Invalid configuration: HTTP_PROXY must be an http\(s\) URL/],
     ['HTTPS_PROXY', 'ftp://proxy.example', /^Invalid configuration: HTTPS_PROXY /],
     ['https_proxy', 'not a url', /^Invalid configuration: https_proxy /],
@@ -204,6 +223,14 @@ describe('a bad value stops the relay with a message naming the variable', () =>
     const message = refusal({ HTTPS_PROXY: 'socks9://alice:hunter2@proxy.example' });
     expect(message).toMatch(/^Invalid configuration: HTTPS_PROXY /);
     expect(message).not.toContain('hunter2');
+  });
+
+  it('redacts the login of any URL it repeats', () => {
+    const api = refusal({ SPYCLOUD_API_URL: 'ftp://alice:hunter2@api.spycloud.io/enterprise-v2' });
+    expect(api).toBe('Invalid configuration: SPYCLOUD_API_URL must be an http(s) URL, got "ftp://***@api.spycloud.io/enterprise-v2"');
+    const jwks = refusal({ JWKS_ALLOWED_HOSTS: 'https://bob:s3cr%40t@keys.example.com' });
+    expect(jwks).toMatch(/^Invalid configuration: JWKS_ALLOWED_HOSTS entry "https:\/\/\*\*\*@keys.example.com" is not/);
+    expect(jwks).not.toContain('s3cr');
   });
 
   it('never repeats the secret', () => {

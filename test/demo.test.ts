@@ -176,7 +176,7 @@ describe('spycloud-relay demo', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
       const busy = (blocker.address() as { port: number }).port;
-      for (const [PORT, reason] of [[String(busy), /the relay could not start: .*EADDRINUSE/], ['http', /Invalid configuration: PORT/]] as const) {
+      for (const [PORT, reason] of [[String(busy), /Invalid configuration: PORT \d+ is already in use on HOST 127\.0\.0\.1 \(EADDRINUSE\)/], ['http', /Invalid configuration: PORT/]] as const) {
         const err = capture();
         expect(await runDemo({ stdout: capture().stream, stderr: err.stream, env: { PORT } })).toBe(2);
         expect(err.text()).toMatch(reason);

@@ -137,6 +137,23 @@ describe('failures: a FAIL line that says what to do, exit 1 (2 for the configur
     expect([...spycloud.seen, ...jwksHost.seen]).toEqual([]);
   });
 
+  it('never shows the login of a URL: SpyCloud\'s, a JWKS template\'s, or one in a configuration error', async () => {
+    const withLogin = (url: string) => url.replace('http://', 'http://alice:hunter2@');
+    const run = await doctor({
+      ...healthy(),
+      SPYCLOUD_API_URL: withLogin(spycloud.url),
+      JWKS_URL_TEMPLATE: 'http://bob:s3cret-jwks@{host}/.well-known/jwks',
+    }, ['--key', API_KEY]);
+    for (const secret of ['alice', 'hunter2', 'bob', 's3cret-jwks']) expect(run.stdout).not.toContain(secret);
+    expect(run.check('configuration').detail).toContain(`SpyCloud at ${spycloud.url.replace('http://', 'http://***@')}`);
+    expect(run.check(`JWKS host ${jwksHost.host}`).detail).toContain(`http://***@${jwksHost.host}/.well-known/jwks`);
+
+    const refused = await doctor({ ...healthy(), SPYCLOUD_API_URL: 'ftp://alice:hunter2@api.spycloud.io/enterprise-v2' });
+    expect(refused.check('configuration').detail)
+      .toMatch(/^Invalid configuration: SPYCLOUD_API_URL must be an http\(s\) URL, got "ftp:\/\/\*\*\*@api\.spycloud\.io\/enterprise-v2" → /);
+    expect(refused.stdout).not.toContain('hunter2');
+  });
+
   it('TLS files the server could not read fail the configuration, as they stop the server', async () => {
     const run = await doctor({ ...healthy(), TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem' });
     expect(run.code).toBe(2);

@@ -258,7 +258,9 @@ const ENTRY_POINTS: EntryPoint[] = [
   {
     name: 'src/lambda.ts',
     load: async () => sourceModule,
-    freshVersion: async (env) => {
+    freshVersion: async (extra) => {
+      // As the bundle's run below: the handler's own request log line must not land in the test output.
+      const env = { LOG_LEVEL: 'silent', ...extra };
       const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
       Object.assign(process.env, env);
       try {
@@ -453,6 +455,128 @@ for (const entry of ENTRY_POINTS) {
           expect(body.data.sightings.count).toBe(4);
         } finally {
           await spycloud.close();
+        }
+      });
+    });
+
+    describe('events that are not HTTP requests it can answer', () => {
+      const PREFIX = 'Invalid JSON payload received. The Lambda event is not an HTTP request from API Gateway or a Function URL: ';
+      const version = (call: Partial<Call> = {}) => ({ method: 'POST' as const, path: '/version', headers: {}, ...call });
+      const v1 = (change: (event: Record<string, any>) => void) => {
+        const event = restApi(REST_DOMAIN, 'dev', version()) as unknown as Record<string, any>;
+        change(event);
+        return event;
+      };
+      const v2 = (change: (event: Record<string, any>) => void, body?: string) => {
+        const event = payloadV2(FUNCTION_URL_DOMAIN, '$default', version({ body }), body !== undefined) as unknown as Record<string, any>;
+        change(event);
+        return event;
+      };
+      const cases: Array<[string, unknown, string]> = [
+        ['a null event', null, 'the event is null.'],
+        ['no event', undefined, 'the event is of type undefined.'],
+        ['a string', 'GET /version', 'the event is of type string.'],
+        ['a list', [], 'the event is a list.'],
+        ['an empty object (a console test event)', {}, 'no usable HTTP method.'],
+        ['a scheduled event', { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, 'no usable HTTP method.'],
+        ['v2, a body that is not base64', v2((e) => {
+          e.body = '%%% not base64';
+        }, 'x'), 'the body is not valid base64.'],
+        ['v2, base64 cut short', v2((e) => {
+          e.body = 'e';
+        }, 'x'), 'the body is not valid base64.'],
+        ['v2, a body that is a number', v2((e) => {
+          e.body = 5;
+        }), 'the body is not a string.'],
+        ['v2, isBase64Encoded a string', v2((e) => {
+          e.isBase64Encoded = 'yes';
+        }), 'isBase64Encoded is not true or false.'],
+        ['v2, no rawPath', v2((e) => {
+          delete e.rawPath;
+        }), 'no path starting with /.'],
+        ['v2, rawPath a number', v2((e) => {
+          e.rawPath = 5;
+        }), 'no path starting with /.'],
+        ['v2, no requestContext.http', v2((e) => {
+          delete e.requestContext.http;
+        }), 'requestContext.http is missing.'],
+        ['v2, a method that is a number', v2((e) => {
+          e.requestContext.http.method = 5;
+        }), 'no usable HTTP method.'],
+        ['v2, a method with a space', v2((e) => {
+          e.requestContext.http.method = 'PO ST';
+        }), 'no usable HTTP method.'],
+        ['v2, headers a string', v2((e) => {
+          e.headers = 'host: x';
+        }), 'headers is not an object.'],
+        ['v2, a header value with a line break', v2((e) => {
+          e.headers['x-injected'] = 'a\r\nb';
+        }), 'headers has a value that is not a string, or cannot be sent.'],
+        ['v2, a header value that is a number', v2((e) => {
+          e.headers['x-number'] = 5;
+        }), 'headers has a value that is not a string, or cannot be sent.'],
+        ['v2, rawQueryString a number', v2((e) => {
+          e.rawQueryString = 5;
+        }), 'rawQueryString is not a string.'],
+        ['v2, cookies a string', v2((e) => {
+          e.cookies = 'a=b';
+        }), 'cookies is not a list of strings.'],
+        ['v2, a domain name with a space', v2((e) => {
+          e.requestContext.domainName = 'relay example.com';
+        }), 'its domain name is not a host.'],
+        ['v1, requestContext a string', v1((e) => {
+          e.requestContext = 'dev';
+        }), 'requestContext is not an object.'],
+        ['v1, no httpMethod', v1((e) => {
+          delete e.httpMethod;
+        }), 'no usable HTTP method.'],
+        ['v1, no path', v1((e) => {
+          delete e.path;
+        }), 'no path starting with /.'],
+        ['v1, multiValueHeaders values not lists', v1((e) => {
+          e.multiValueHeaders = { accept: '*/*' };
+        }), 'multiValueHeaders has a value that is not a string, or cannot be sent.'],
+        ['v1, a header name with a space', v1((e) => {
+          e.headers['x bad'] = '1';
+        }), 'headers has a name that cannot be sent.'],
+        ['v1, queryStringParameters a list', v1((e) => {
+          e.queryStringParameters = ['a'];
+        }), 'queryStringParameters is not an object.'],
+        ['v1, stage a number', v1((e) => {
+          e.requestContext.stage = 1;
+        }), 'requestContext.stage is not a string.'],
+      ];
+
+      it.each(cases)('%s: HTTP 400 with the invalid argument envelope, logged, nothing thrown or printed', async (_what, event, reason) => {
+        const { createHandler: create } = await entry.load();
+        const log = quietLogger();
+        const lambda = create(loadConfig({ SECRET_KEY: SECRET }), { logger: log.logger });
+        const printed = vi.spyOn(console, 'error');
+        try {
+          const result = await lambda(event as LambdaEvent);
+          expect(result.statusCode).toBe(400);
+          expect(result.headers?.['content-type']).toBe('application/json');
+          expect(result.isBase64Encoded).toBe(false);
+          expect(JSON.parse(result.body)).toEqual({ errors: [{ type: 'fatal', code: 'invalid argument', message: PREFIX + reason }] });
+          expect(printed).not.toHaveBeenCalled();
+        } finally {
+          printed.mockRestore();
+        }
+        const refused = log.lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'Lambda event refused');
+        expect(refused).toMatchObject({ level: 40, error: { code: 'invalid argument', reason: PREFIX + reason } });
+      });
+
+      it('the same events, well formed, are answered: the checks refuse only what is broken', async () => {
+        const lambda = createHandler(loadConfig({ SECRET_KEY: SECRET }), { logger: quietLogger().logger });
+        const body = '[{"type":"email","value":"a@b.example"}]';
+        for (const event of [v1(() => undefined), v2(() => undefined), v2(() => undefined, body), v1((e) => {
+          e.headers = null;
+          e.multiValueHeaders = null;
+          e.requestContext.stage = '$default';
+        })]) {
+          const result = await lambda(event as LambdaEvent);
+          expect(result.statusCode).toBe(200);
+          expect(JSON.parse(result.body)).toEqual({ version: PACKAGE_VERSION });
         }
       });
     });

@@ -1,7 +1,10 @@
 // RELAY.md §8: one structured line per request, useful to an operator, and no
 // secret or tenant data in any log line.
 import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.js';
+import { redactUrlCredentials } from '../src/redact.js';
 import { fixture } from './support/fixtures.js';
 import { EXAMPLE_EMAIL } from './support/spycloud.js';
 import { json } from './support/stand-in.js';
@@ -96,5 +99,42 @@ describe('request logs (RELAY.md §8)', () => {
   it('carries no stack trace for expected failures', () => {
     expect(raw).not.toMatch(/\n\s+at /);
     expect(lines.some((l) => l.err !== undefined || l.stack !== undefined)).toBe(false);
+  });
+});
+
+describe('URL logins (RELAY.md §8: no password in any message)', () => {
+  it.each([
+    ['https://user:pass@api.spycloud.io/enterprise-v2', 'https://***@api.spycloud.io/enterprise-v2'],
+    ['got "http://alice:p@ss@proxy.example:3128"', 'got "http://***@proxy.example:3128"'],
+    ['http://alice@proxy.example/ and https://b:c@d.example?x=1', 'http://***@proxy.example/ and https://***@d.example?x=1'],
+    ['HTTPS://U:P@HOST', 'HTTPS://***@HOST'],
+  ])('%s → %s', (text, redacted) => {
+    expect(redactUrlCredentials(text)).toBe(redacted);
+  });
+
+  it.each([
+    'https://api.spycloud.io/enterprise-v2/breach/data/emails/jdoe@example.com',
+    'https://host.example?email=jdoe@example.com',
+    'jdoe@example.com',
+    'mailto:jdoe@example.com',
+  ])('leaves %s as it is (an @ after the host is no login)', (text) => {
+    expect(redactUrlCredentials(text)).toBe(text);
+  });
+
+  it('no log line carries one, whatever field it is in', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    logger.error({ err: new Error('connect ECONNREFUSED via http://alice:hunter2@proxy.example:3128'), upstream: 'https://bob:s3cret@api.example' }, 'unexpected failure');
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0] as string);
+    expect(line.err.message).toBe('connect ECONNREFUSED via http://***@proxy.example:3128');
+    expect(line.upstream).toBe('https://***@api.example');
+    for (const secret of ['alice', 'hunter2', 'bob', 's3cret']) expect(lines[0]).not.toContain(secret);
   });
 });

@@ -1,10 +1,12 @@
-// GET /metrics and GET /healthz (RELAY.md §2, §8): the counters move with the
-// relay's work, and no label or value ever holds a key, a tenant hash, an
-// observable value or a token.
+// GET /metrics and GET /healthz (RELAY.md §2, §7, §8): the counters move with the
+// relay's work, no label or value ever holds a key, a tenant hash, an
+// observable value or a token, and /metrics is served on METRICS_PORT only.
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/lambda.js';
 import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
 import { fixture } from './support/fixtures.js';
 import { EXAMPLE_EMAIL } from './support/spycloud.js';
 import { json, type Handler } from './support/stand-in.js';
@@ -24,7 +26,7 @@ async function world(env: Record<string, string> = {}) {
 }
 
 const scrape = async (w: XdrWorld) => {
-  const response = await fetch(`${w.relay.url}/metrics`);
+  const response = await fetch(w.relay.metricsUrl as string);
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
 };
 
@@ -65,8 +67,9 @@ describe('GET /metrics', () => {
     expect(series(text, 'relay_catalog_cache_total', { result: 'miss' })).toBe(3);
     expect(series(text, 'relay_catalog_cache_total', { result: 'hit' })).toBe(3);
     expect(series(text, 'relay_jwks_fetches_total', { outcome: 'ok' })).toBe(1);
-    // The scrape that is being answered is in flight itself.
-    expect(series(text, 'relay_requests_in_flight')).toBe(1);
+    // Scrapes are not relay requests: they come on the metrics port.
+    expect(series(text, 'relay_requests_in_flight')).toBe(0);
+    expect(series(text, 'relay_requests_total', { route: '/metrics', status: '200' })).toBe(0);
     expect(text).toContain('process_cpu_seconds_total');
 
     const tenant = createHash('sha256').update(API_KEY).digest('hex').slice(0, 12);
@@ -110,10 +113,46 @@ describe('GET /metrics', () => {
     expect(series(text, 'relay_requests_total', { route: '/tiles/tile-data', status: '200' })).toBe(2);
   });
 
+  it('is served on METRICS_PORT only: the relay\'s port answers 404, the metrics port nothing but /metrics', async () => {
+    const w = await world();
+    const metricsUrl = new URL(w.relay.metricsUrl as string);
+    expect(metricsUrl.hostname).toBe('127.0.0.1');
+    expect(metricsUrl.port).not.toBe(new URL(w.relay.url).port);
+    expect(w.relay.metricsListening).toBe(metricsUrl.origin);
+    const onRelayPort = await fetch(`${w.relay.url}/metrics`);
+    expect(onRelayPort.status).toBe(404);
+    expect(await onRelayPort.json()).toEqual({ code: 404, message: 'Not Found' });
+    expect((await scrape(w)).status).toBe(200);
+    expect((await fetch(`${metricsUrl.origin}/metrics/`)).status).toBe(200);
+    const post = await fetch(metricsUrl, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET');
+    // The relay's routes are not on the metrics port.
+    expect((await fetch(`${metricsUrl.origin}/healthz`)).status).toBe(404);
+    expect((await fetch(`${metricsUrl.origin}/version`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('closes the metrics port with the relay', async () => {
+    const w = await world();
+    const { port } = new URL(w.relay.metricsUrl as string);
+    expect((await scrape(w)).status).toBe(200);
+    await w.relay.close();
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+  });
+
   it('is not served with METRICS_ENABLED=false, nor by the Lambda handler', async () => {
     const w = await world({ METRICS_ENABLED: 'false' });
-    expect((await scrape(w)).status).toBe(404);
-    const handler = createHandler(loadConfig({ SECRET_KEY: 's'.repeat(32) }));
+    expect(w.relay.metricsUrl).toBeUndefined();
+    expect((await fetch(`${w.relay.url}/metrics`)).status).toBe(404);
+    const handler = createHandler(loadConfig({ SECRET_KEY: 's'.repeat(32) }), { logger: createLogger('silent') });
     const answer = await handler({
       version: '2.0', rawPath: '/metrics', rawQueryString: '', headers: { host: 'relay.example.com' },
       requestContext: { http: { method: 'GET', path: '/metrics' }, domainName: 'relay.example.com', stage: '$default' },

@@ -1,7 +1,8 @@
-// Graceful shutdown of the production build, started the way the Dockerfile's
-// CMD starts it (`node dist/server.js`): SIGTERM while an enrichment waits on
-// SpyCloud → no new connections, the enrichment still gets its full answer,
-// then the process exits 0.
+// The production build, started the way the Dockerfile's CMD starts it
+// (`node dist/server.js`). Graceful shutdown: SIGTERM while an enrichment waits
+// on SpyCloud → no new connections, the enrichment still gets its full answer,
+// then the process exits 0. Start-up: what it logs, and how it stops when it
+// cannot start (exit 1, a message naming the variable).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from './support/tls.js';
 import { EXAMPLE_EMAIL, startExampleSpyCloud } from './support/spycloud.js';
 import { json, type StandIn } from './support/stand-in.js';
 import { fixture } from './support/fixtures.js';
@@ -66,9 +68,15 @@ interface RelayProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startRelayProcess(env: Record<string, string>, port: number): RelayProcess {
-  // Only what the relay needs: no proxy variables of the test's environment.
-  const child = spawn(process.execPath, [ENTRY], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startRelayProcess(env: Record<string, string>, port: number, uid?: number): RelayProcess {
+  // Only what the relay needs: no proxy variables of the test's environment. A free
+  // metrics port, unless the test says otherwise: relays run side by side here.
+  const child = spawn(process.execPath, [ENTRY], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', METRICS_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(uid === undefined ? {} : { uid, gid: uid }),
+  });
   const logs: Array<Record<string, unknown>> = [];
   const waiting: Array<{ msg: string; resolve: () => void }> = [];
   let pending = '';
@@ -151,7 +159,9 @@ describe('node dist/server.js', () => {
   };
 
   it('on SIGTERM refuses new connections, answers the in-flight enrichment in full, then exits 0', async () => {
-    const relay = await start();
+    const metricsPort = await freePort();
+    const relay = await start({ METRICS_PORT: String(metricsPort) });
+    expect(await newConnection(metricsPort)).toBe('connected');
     // A keep-alive client, as XDR is: the drain must not wait for its idle socket.
     const client = new Agent({ keepAliveTimeout: 60_000 });
     try {
@@ -166,6 +176,7 @@ describe('node dist/server.js', () => {
       relay.child.kill('SIGTERM');
       await relay.logged('draining in-flight requests');
       expect(await newConnection(relay.port)).toBe('ECONNREFUSED');
+      expect(await newConnection(metricsPort)).toBe('ECONNREFUSED');
 
       release();
       const response = await guard(enrichment, 'the in-flight answer');
@@ -214,6 +225,56 @@ describe('node dist/server.js', () => {
     }
   });
 
+  it('says at start which mode it runs in, and that it never reads a SPYCLOUD_API_KEY of its environment', async () => {
+    const said = (relay: RelayProcess, level: number, start: string) =>
+      relay.logs.filter((entry) => entry.level === level && String(entry.msg).startsWith(start)).length;
+    const xdrHosted = await start({ SECRET_KEY: '', RELAY_PUBLIC_URL: 'https://relay.example.com', SPYCLOUD_API_KEY: 'sc-key-in-the-environment' });
+    const selfHosted = await start({ SPYCLOUD_API_KEY: 'sc-key-in-the-environment' });
+    const plain = await start();
+    try {
+      expect(xdrHosted.logs.find((entry) => entry.msg === 'relay listening')).toMatchObject({ mode: 'xdr-hosted' });
+      expect(said(xdrHosted, 30, 'XDR-hosted mode: XDR signs each token (RS256)')).toBe(1);
+      expect(said(xdrHosted, 30, 'self-hosted mode')).toBe(0);
+      expect(said(selfHosted, 30, 'self-hosted mode: tokens are signed with SECRET_KEY (HS256)')).toBe(1);
+      expect(said(selfHosted, 30, 'XDR-hosted mode')).toBe(0);
+      for (const relay of [xdrHosted, selfHosted]) {
+        expect(said(relay, 40, 'SPYCLOUD_API_KEY is set, but the relay never reads it')).toBe(1);
+        expect(JSON.stringify(relay.logs)).not.toContain('sc-key-in-the-environment');
+      }
+      expect(said(plain, 40, 'SPYCLOUD_API_KEY')).toBe(0);
+    } finally {
+      for (const relay of [xdrHosted, selfHosted, plain]) relay.child.kill('SIGKILL');
+    }
+  });
+
+  it('logs the address it listens on as bound (0.0.0.0, not 127.0.0.1) and the metrics port, which alone serves /metrics', async () => {
+    const metricsPort = await freePort();
+    const relay = await start({ HOST: '0.0.0.0', METRICS_PORT: String(metricsPort) });
+    try {
+      expect(relay.logs.find((entry) => entry.msg === 'relay listening')).toMatchObject({
+        url: `http://0.0.0.0:${relay.port}`,
+        metrics_url: `http://0.0.0.0:${metricsPort}/metrics`,
+      });
+      const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('relay_requests_total');
+      expect((await fetch(`${relay.url}/metrics`)).status).toBe(404);
+    } finally {
+      relay.child.kill('SIGKILL');
+    }
+  });
+
+  it('with METRICS_ENABLED=false opens no metrics port and logs none', async () => {
+    const metricsPort = await freePort();
+    const relay = await start({ METRICS_ENABLED: 'false', METRICS_PORT: String(metricsPort) });
+    try {
+      expect(relay.logs.find((entry) => entry.msg === 'relay listening')?.metrics_url).toBeUndefined();
+      expect(await newConnection(metricsPort)).toBe('ECONNREFUSED');
+    } finally {
+      relay.child.kill('SIGKILL');
+    }
+  });
+
   it('refuses to start on a bad setting, naming the variable, exit code 1', async () => {
     const relay = startRelayProcess({ PORT: 'http', SECRET_KEY: SECRET }, 0);
     expect(await relay.exited).toEqual({ code: 1, signal: null });
@@ -223,16 +284,52 @@ describe('node dist/server.js', () => {
     expect(short.stderr()).toBe('Invalid configuration: SECRET_KEY must be at least 32 characters long\n');
   });
 
-  it('exits 1 with a log line saying why when it cannot listen', async () => {
+  /** Starts a relay that should not start: its exit, and the `error` of its `relay could not start` line. */
+  const failedStart = async (env: Record<string, string>, uid?: number) => {
+    const relay = startRelayProcess({ HOST: '127.0.0.1', SECRET_KEY: SECRET, ...env }, 0, uid);
+    const exit = await relay.exited;
+    const fatal = relay.logs.at(-1);
+    expect(fatal).toMatchObject({ level: 60, msg: 'relay could not start' });
+    return { exit, error: String(fatal?.error) };
+  };
+
+  it('exits 1 with a log line naming PORT when the port is taken (EADDRINUSE)', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as AddressInfo;
     try {
-      const relay = startRelayProcess({ PORT: String(port), HOST: '127.0.0.1', SECRET_KEY: SECRET }, port);
-      expect(await relay.exited).toEqual({ code: 1, signal: null });
-      expect(relay.logs.at(-1)).toMatchObject({ msg: 'relay could not start', error: expect.stringContaining('EADDRINUSE') });
+      expect(await failedStart({ PORT: String(port) })).toEqual({
+        exit: { code: 1, signal: null },
+        error: `Invalid configuration: PORT ${port} is already in use on HOST 127.0.0.1 (EADDRINUSE): stop the process that listens there, or choose another PORT`,
+      });
+      const metrics = await failedStart({ PORT: String(await freePort()), METRICS_PORT: String(port) });
+      expect(metrics.exit).toEqual({ code: 1, signal: null });
+      expect(metrics.error).toMatch(/^Invalid configuration: METRICS_PORT \d+ is already in use on HOST 127\.0\.0\.1 \(EADDRINUSE\)/);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
+  });
+
+  it('exits 1 naming HOST when it does not resolve (ENOTFOUND)', async () => {
+    expect(await failedStart({ PORT: '0', HOST: 'no-such-host.invalid' })).toEqual({
+      exit: { code: 1, signal: null },
+      error: 'Invalid configuration: HOST "no-such-host.invalid" does not resolve (ENOTFOUND): use an address of this machine, such as 0.0.0.0 or 127.0.0.1',
+    });
+  });
+
+  it('exits 1 naming TLS_KEY_FILE and the file when key and certificate do not match', async () => {
+    const [one, other] = [selfSignedCertificate(), selfSignedCertificate()];
+    expect(await failedStart({ PORT: '0', TLS_CERT_FILE: one.certFile, TLS_KEY_FILE: other.keyFile })).toEqual({
+      exit: { code: 1, signal: null },
+      error: `Invalid configuration: TLS_KEY_FILE is not the key of the certificate in TLS_CERT_FILE (key values mismatch): ${other.keyFile}`,
+    });
+  });
+
+  // A port below 1024 needs privileges: as root, run the relay as nobody to be refused.
+  const uid = process.getuid?.() === 0 ? 65534 : undefined;
+  it('exits 1 naming PORT when the port needs privileges (EACCES)', async () => {
+    const { exit, error } = await failedStart({ PORT: '1' }, uid);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(error).toBe('Invalid configuration: PORT 1 on HOST 127.0.0.1 needs privileges this user lacks (EACCES): use a port of 1024 or more');
   });
 });

@@ -4,6 +4,7 @@
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
+import { rawPost } from './support/raw-http.js';
 import { selfSignedCertificate, type SelfSigned } from './support/tls.js';
 import { startXdrWorld, type XdrWorld } from './support/xdr.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -71,6 +72,15 @@ describe('built-in TLS', () => {
   it('refuses the same token minted for the http:// URL: the scheme is part of the audience', async () => {
     const { body } = await post('/health', undefined, await world.auth({ aud: world.relay.url.replace('https:', 'http:') }));
     expect(body).toEqual({ errors: [{ type: 'fatal', code: 'authorization error', message: 'Authorization failed: Wrong configuration-token-audience' }] });
+  });
+
+  it('an http:// request-target in absolute form does not make the audience http:// on a TLS connection', async () => {
+    const { host } = new URL(world.relay.url);
+    const health = async (aud: string) => JSON.parse((await rawPost(world.relay.url, `http://${host}/health`, {
+      Host: host, Authorization: (await world.auth({ aud })).authorization,
+    }, certificate.cert)).body);
+    expect(await health(`https://${host}`)).toEqual({ data: { status: 'ok' } });
+    expect((await health(`http://${host}`)).errors[0].message).toBe('Authorization failed: Wrong configuration-token-audience');
   });
 
   it('answers a health check over HTTPS', async () => {

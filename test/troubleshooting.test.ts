@@ -226,6 +226,10 @@ describe('docs/troubleshooting.md', () => {
     expect(texts).toContain('Invalid configuration: <…> must be a whole number <…>, got "<…>"');
     expect(texts).toContain('in-flight requests did not finish in time; stopping anyway');
     expect(texts).toContain('no SpyCloud API key: set SPYCLOUD_API_KEY, or pass --key');
+    // Start-up failures of Node and OpenSSL, wrapped with the variable's name.
+    expect(texts).toContain('Invalid configuration: TLS_KEY_FILE is not the key of the certificate in TLS_CERT_FILE (key values mismatch): <…>');
+    expect(texts).toContain('Invalid configuration: HOST "<…>" does not resolve (<…>): use an address of this machine, such as 0.0.0.0 or 127.0.0.1');
+    expect(texts).toContain('Invalid configuration: <…> <…> is already in use on HOST <…> (EADDRINUSE): stop the process that listens there, or choose another <…>');
     expect(MESSAGES.length).toBeGreaterThan(60);
   });
 

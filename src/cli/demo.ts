@@ -98,7 +98,7 @@ async function setUp(dataset: AcmeDataset, env: Env, stderr: Writable, serve: bo
   let relay: RunningServer;
   try {
     // Only what the demo needs: the caller's proxy or SpyCloud settings must not leak in.
-    const config = loadConfig({ PORT: port, HOST: '127.0.0.1', SECRET_KEY: secret, SPYCLOUD_API_URL: sandbox.url, LOG_LEVEL: serve ? 'info' : 'warn' });
+    const config = loadConfig({ PORT: port, HOST: '127.0.0.1', METRICS_ENABLED: 'false', SECRET_KEY: secret, SPYCLOUD_API_URL: sandbox.url, LOG_LEVEL: serve ? 'info' : 'warn' });
     relay = await startServer(config, { logger: createLogger(config.logLevel, stderr) });
   } catch (error) {
     await sandbox.close();

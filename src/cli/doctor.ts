@@ -10,6 +10,7 @@ import type { CliResult } from '../cli.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { RelayError, toRelayError } from '../errors.js';
 import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
+import { redactUrlCredentials } from '../redact.js';
 import { readTlsFile } from '../server.js';
 import { EXIT } from './usage.js';
 import { budgetSpent, IP_NOT_ALLOWED, timedOut, transportError } from '../spycloud/upstream-errors.js';
@@ -49,7 +50,9 @@ interface Check {
   fix?: string;
 }
 
-const line = ({ status, name, detail, fix }: Check) => `${status.padEnd(5)} ${name}: ${detail}${fix === undefined ? '' : ` → ${fix}`}`;
+// Details quote configured URLs, and a URL may carry a login.
+const line = ({ status, name, detail, fix }: Check) =>
+  redactUrlCredentials(`${status.padEnd(5)} ${name}: ${detail}${fix === undefined ? '' : ` → ${fix}`}`);
 
 /** The proxy as the operator wrote it, minus any login: a proxy URL may carry credentials. */
 function shownProxy(proxy: string): string {

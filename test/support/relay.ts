@@ -13,7 +13,7 @@ export interface TestRelay extends RunningServer {
 }
 
 export async function startRelay(env: Record<string, string>, options: RelayOptions = {}): Promise<TestRelay> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
+  const config = loadConfig({ PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
