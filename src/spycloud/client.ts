@@ -10,6 +10,8 @@ import { endsTheRequest, unexpectedBody, type UpstreamAnswer } from './upstream-
 
 /** SpyCloud answers at most this many catalog ids in one comma-delimited call. */
 const CATALOG_IDS_PER_CALL = 10;
+/** Records SpyCloud documents per page; a watchlist page with more is not what it promised, so reading stops there. */
+export const RECORDS_PER_PAGE = 1_000;
 
 /** Where SpyCloud keeps the breach records of each observable type. */
 const RECORDS_PATH: Readonly<Record<ObservableType, string>> = {
@@ -25,12 +27,16 @@ export interface Caller {
   scope: RequestScope;
 }
 
-/** Records read page by page. */
+/** What a page-by-page read came to. */
 export interface PagesRead {
-  records: BreachRecord[];
-  /** False when the page limit ran out before SpyCloud's last page. */
+  /** Records handed on. */
+  records: number;
+  /** False when the page limit ran out before SpyCloud's last page, or a page held more than it may. */
   complete: boolean;
 }
+
+/** Takes one page's records before the next page is asked for. */
+export type PageTaker = (records: readonly BreachRecord[]) => void | Promise<void>;
 
 /** Every path value is ONE segment: an email may legally hold `/`, `?`, `#` or `%`. */
 const segment = (value: string): string =>
@@ -71,28 +77,38 @@ export class SpyCloudClient {
   /** Every breach record of `observable`, following cursors up to the page limit, in SpyCloud's order. */
   async breachRecords(observable: SupportedObservable, caller: Caller): Promise<BreachRecord[]> {
     const path = RECORDS_PATH[observable.type] + segment(observable.value);
-    return (await this.pages(path, '', this.maxPages, caller)).records;
+    const records: BreachRecord[] = [];
+    // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
+    await this.pages(path, '', this.maxPages, Number.POSITIVE_INFINITY, caller, (results) => {
+      for (const record of results) records.push(record);
+    });
+    return records;
   }
 
   /**
-   * The watchlist records SpyCloud published from `since` to `until` (UTC dates,
-   * `YYYY-MM-DD`), following cursors up to `maxPages`; `complete` is false when
-   * pages were left unread.
+   * Hands `take` the watchlist records SpyCloud published from `since` to `until`
+   * (UTC dates, `YYYY-MM-DD`) page by page, following cursors up to `maxPages`;
+   * a page over RECORDS_PER_PAGE is cut there and ends the read. `complete` is
+   * false when records were left unread.
    */
-  watchlistRecords(since: string, until: string, maxPages: number, caller: Caller): Promise<PagesRead> {
-    return this.pages('/breach/data/watchlist', `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`, maxPages, caller);
+  watchlistPages(since: string, until: string, maxPages: number, caller: Caller, take: PageTaker): Promise<PagesRead> {
+    const query = `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`;
+    return this.pages('/breach/data/watchlist', query, maxPages, RECORDS_PER_PAGE, caller, take);
   }
 
-  /** The records of `path` (with `query`), following cursors up to `maxPages`, in SpyCloud's order. */
-  private async pages(path: string, query: string, maxPages: number, caller: Caller): Promise<PagesRead> {
-    const records: BreachRecord[] = [];
+  /** The records of `path` (with `query`) page by page, in SpyCloud's order, following cursors up to `maxPages`. */
+  private async pages(path: string, query: string, maxPages: number, perPage: number, caller: Caller, take: PageTaker): Promise<PagesRead> {
     let cursor = '';
+    let records = 0;
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
       const answer = page(await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope));
-      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
-      for (const record of answer.results) records.push(record);
+      const overfull = answer.results.length > perPage;
+      const results = overfull ? answer.results.slice(0, perPage) : answer.results;
+      records += results.length;
+      await take(results);
       cursor = answer.cursor;
+      if (overfull) return { records, complete: false };
       if (cursor === '') return { records, complete: true };
     }
     return { records, complete: false };
