@@ -68,7 +68,8 @@ class Checker {
   url(value: unknown, path: string, schemes: readonly string[]): void {
     let url: URL | undefined;
     try {
-      url = typeof value === 'string' && !/[\s\u0000-\u001f\u007f]/.test(value) ? new URL(value) : undefined;
+      // Only printable ASCII: the URL parser would quietly drop tabs and line breaks.
+      url = typeof value === 'string' && /^[\x21-\x7e]+$/.test(value) ? new URL(value) : undefined;
     } catch {
       url = undefined;
     }
