@@ -132,7 +132,7 @@ export async function tilesBench({ latencyMs: L, jwks, agent }) {
     const catalogCalls = Math.ceil(SOURCES / 10);
     const floor = pages + catalogCalls;
     row('cold (aggregates not cached): upstream calls', cold.calls, floor, `${coldCalls.watchlist} watchlist pages + ${coldCalls.catalogs} catalog calls`);
-    row('cold: time for the dashboard', ms(cold.ms), `${(pages + 1) * L} ms`, "pages one after another, then the catalogs of the period's sources together");
+    row('cold: time for the dashboard', ms(cold.ms), `${(pages + 1) * L} ms`, 'pages one after another; the catalogs of new sources (10 ids a call) after the page that brings them');
     row('warm: upstream calls', warm.calls, 0);
     row('warm: time for the dashboard (median of 20)', ms(warmTimes[10]), '0 ms', `first warm ${ms(warm.ms)}`);
     row('relay RSS after the cold dashboard', rss === undefined ? 'n/a' : `${rss.toFixed(1)} MB`, '');

@@ -13,7 +13,7 @@ export interface Observable {
 const HOST_LABEL = /^(?!-)[\p{L}\p{M}\p{N}_-]{1,63}(?<!-)$/u;
 
 /** Dot-separated labels, two at least, the last not all digits (that would be an IPv4 address). */
-function isHostName(value: string): boolean {
+export function isHostName(value: string): boolean {
   const labels = value.split('.');
   return value.length <= 253 && labels.length >= 2 && labels.every((label) => HOST_LABEL.test(label))
     && !/^\d+$/.test(labels.at(-1) as string);

@@ -45,14 +45,15 @@ describe('answerJson', () => {
 });
 
 describe('IndicatorMemo', () => {
+  const AT = '2024-01-01T00:00:00.000000Z';
   it('makes one indicator per catalog object, equal to toIndicator\'s', () => {
     const memo = new IndicatorMemo();
-    const catalog = { id: 7, uuid: 'u-7', title: 'Breach 7' };
-    const indicator = memo.of(catalog);
-    expect(memo.of(catalog)).toBe(indicator);
-    expect(indicator).toEqual(toIndicator(catalog));
+    const catalog = { id: 7, uuid: 'u-7', title: 'Breach 7', spycloud_publish_date: '2020-01-01T00:00:00Z' };
+    const indicator = memo.of(catalog, AT);
+    expect(memo.of(catalog, AT)).toBe(indicator);
+    expect(indicator).toEqual(toIndicator(catalog, AT));
     // Another object, even an equal one, is another catalog as far as the memo knows.
-    expect(memo.of({ ...catalog })).not.toBe(indicator);
+    expect(memo.of({ ...catalog }, AT)).not.toBe(indicator);
   });
 });
 

@@ -1,6 +1,6 @@
 // CatalogStore (RELAY.md §4.3): de-duplication, one fetch per batch, LRU with TTL,
 // a shorter TTL for missing ids, in-flight fetches shared per API key only.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CatalogStore, type FetchCatalogs } from '../src/spycloud/catalog-store.js';
 import type { CatalogLookup } from '../src/spycloud/types.js';
 
@@ -61,7 +61,8 @@ describe('CatalogStore', () => {
     expect(upstream.asked.at(-1)).toEqual(['m']);
     now = 3_600_000;
     await store.resolve(['f'], 'k', fetch);
-    expect(upstream.asked.at(-1)).toEqual(['f']);
+    // Stale: answered from the cache, refreshed a moment later.
+    await vi.waitFor(() => expect(upstream.asked.at(-1)).toEqual(['f']));
   });
 
   it('caps the missing TTL by a shorter catalog TTL, and caches nothing with TTL 0', async () => {
@@ -124,5 +125,38 @@ describe('CatalogStore', () => {
     expect(upstream.asked.slice(1)).toEqual([['new']]);
     await store.resolve(['1'], 'k', upstream.fetch);
     expect(upstream.asked.at(-1)).toEqual(['1']);
+  });
+
+  it('refreshes the stale ids of one key together, one refresh per id at a time', async () => {
+    let now = 0;
+    const store = new CatalogStore(60, () => now);
+    const upstream = fakeFetch();
+    const ids = Array.from({ length: 24 }, (_, n) => String(n));
+    await store.resolve(ids, 'k', upstream.fetch);
+    now = 61_000;
+    // Three lookups (three observables of a request) see eight stale ids each.
+    await Promise.all([0, 8, 16].map((from) => store.resolve(ids.slice(from, from + 8), 'k', upstream.fetch)));
+    await store.resolve(ids.slice(0, 4), 'k', upstream.fetch);
+    await vi.waitFor(() => expect(upstream.asked).toHaveLength(2));
+    expect(upstream.asked[1]).toEqual(ids);
+  });
+
+  it('stops serving a catalog to the key whose refresh found it gone, not to other keys', async () => {
+    let now = 0;
+    const store = new CatalogStore(60, () => now);
+    let withdrawn = false;
+    const upstream = fakeFetch(() => !withdrawn);
+    await store.resolve(['w'], 'key-a', upstream.fetch);
+    now = 61_000;
+    withdrawn = true;
+    expect((await store.resolve(['w'], 'key-a', upstream.fetch)).get('w')).toEqual(found('w'));
+    await vi.waitFor(() => expect(upstream.asked).toHaveLength(2));
+    await vi.waitFor(async () => expect((await store.resolve(['w'], 'key-a', upstream.fetch)).get('w')).toEqual({ status: 'missing' }));
+    // Another key is still served the stale catalog, and its own refresh decides for it.
+    expect((await store.resolve(['w'], 'key-b', upstream.fetch)).get('w')).toEqual(found('w'));
+    // Found again later (by any key): every key gets it again.
+    withdrawn = false;
+    await vi.waitFor(() => expect(upstream.asked).toHaveLength(3));
+    await vi.waitFor(async () => expect((await store.resolve(['w'], 'key-a', upstream.fetch)).get('w')).toEqual(found('w')));
   });
 });

@@ -8,6 +8,8 @@ import type { BreachRecord, Catalog, CatalogLookup } from '../src/spycloud/types
 const EMAIL = { type: 'email', value: 'jdoe@acme-corp.example' };
 const AT = '2023-11-02T00:00:00.000000Z';
 const CATALOG_URI = 'https://portal.spycloud.com/breach/catalog/';
+/** The time of the request: an indicator's valid time when its catalog has no publish date. */
+const REQUEST_AT = '2024-05-01T08:00:00.000000Z';
 
 const RECORD: BreachRecord = {
   email: 'jdoe@acme-corp.example',
@@ -47,7 +49,7 @@ describe('toSighting (RELAY.md §6 Sighting)', () => {
     expect(sighting(RECORD, CATALOG)).toStrictEqual({
       type: 'sighting',
       id: 'transient:sighting-sid-1',
-      schema_version: '1.0.17',
+      schema_version: '1.3.30',
       source: 'Spycloud',
       title: 'Reported to Spycloud',
       confidence: 'High',
@@ -76,7 +78,7 @@ describe('toSighting (RELAY.md §6 Sighting)', () => {
   it('keeps the fixed fields without a catalog', () => {
     const s = sighting({ email: EMAIL.value });
     expect(s).toMatchObject({
-      type: 'sighting', id: 'transient:sighting-sid-1', schema_version: '1.0.17', source: 'Spycloud',
+      type: 'sighting', id: 'transient:sighting-sid-1', schema_version: '1.3.30', source: 'Spycloud',
       title: 'Reported to Spycloud', confidence: 'High', internal: false,
       observables: [EMAIL], observed_time: { start_time: AT, end_time: AT },
       targets: [{ type: 'email', observables: [EMAIL], observed_time: { start_time: AT, end_time: AT } }],
@@ -197,7 +199,7 @@ describe('toSighting (RELAY.md §6 Sighting)', () => {
     expect(sighting(RECORD).relations).toStrictEqual([]);
   });
 
-  it('data: every field but the listed ones, in SpyCloud order, values as given', () => {
+  it('data: every field but the listed ones, in SpyCloud order, values as given (a null is no value: left out)', () => {
     const record: BreachRecord = {
       sighting: 2,
       target_url: 'https://sso.acme-corp.example/login',
@@ -215,9 +217,14 @@ describe('toSighting (RELAY.md §6 Sighting)', () => {
       email: 'jdoe@acme-corp.example',
     };
     expect(sighting(record).data).toStrictEqual({
-      columns: ['target_url', 'ip_addresses', 'country', 'log_id', 'email'].map((name) => ({ name, type: 'string' })),
-      rows: [['https://sso.acme-corp.example/login', ['198.51.100.23'], null, 17, 'jdoe@acme-corp.example']],
+      columns: ['target_url', 'ip_addresses', 'log_id', 'email'].map((name) => ({ name, type: 'string' })),
+      rows: [['https://sso.acme-corp.example/login', ['198.51.100.23'], 17, 'jdoe@acme-corp.example']],
     });
+  });
+
+  it('data: nulls inside arrays and objects are left out too, the rest as given', () => {
+    const record: BreachRecord = { ips: ['198.51.100.23', null], nested: { a: null, b: [1, null, { c: null }] } };
+    expect(sighting(record).data.rows).toStrictEqual([[['198.51.100.23'], { b: [1, {}] }]]);
   });
 
   it('data: a record of only hidden fields gives an empty table', () => {
@@ -281,10 +288,18 @@ describe('password display in the data table (RELAY.md §6)', () => {
     });
   });
 
-  it('masked: password and password_plaintext keep their ends, salt is gone, the rest as given', () => {
+  it('masked: every password column but password_type keeps only its ends, salt is gone, the rest as given', () => {
     expect(table(RECORD_WITH_SECRETS, 'masked')).toStrictEqual({
       columns: columns('email', 'password', 'password_plaintext', 'password_type', 'password_hash_md5', 'username'),
-      rows: [['jdoe@acme-corp.example', 'W*********!', 'W*********!', 'plaintext', '5f4dcc3b5aa765d61d8327deb882cf99', 'jdoe77']],
+      rows: [['jdoe@acme-corp.example', 'W*********!', 'W*********!', 'plaintext', `5${'*'.repeat(30)}9`, 'jdoe77']],
+    });
+  });
+
+  it('masked: columns such as passwords and Password_Old are masked too, whatever their values', () => {
+    const record: BreachRecord = { passwords: ['hunter22', null, 'abc'], Password_Old: 'Summer2019', password_count: 4, password_meta: { a: 'x' } };
+    expect(table(record, 'masked')).toStrictEqual({
+      columns: columns('passwords', 'Password_Old', 'password_count', 'password_meta'),
+      rows: [[['h******2', '***'], 'S********9', '*', '{*******}']],
     });
   });
 
@@ -306,7 +321,6 @@ describe('password display in the data table (RELAY.md §6)', () => {
     ['😀secret😀', '😀******😀'],
     ['😀ab', '***'],
     [12345678, '1******8'],
-    [null, null],
     [['hunter22', 'abc'], ['h******2', '***']],
   ])('masked: %j → %j', (password, expected) => {
     const { rows } = table({ password, password_plaintext: password }, 'masked');
@@ -330,10 +344,10 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
   };
 
   it('maps a full catalog field by field', () => {
-    expect(toIndicator(CATALOG)).toStrictEqual({
+    expect(toIndicator(CATALOG, REQUEST_AT)).toStrictEqual({
       type: 'indicator',
       id: 'transient:indicator-28594711-b213-5240-9636-3f34c9df4ac4',
-      schema_version: '1.0.17',
+      schema_version: '1.3.30',
       producer: 'Spycloud',
       title: 'Example Forum 2022',
       short_description: 'Example Forum 2022',
@@ -347,11 +361,12 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
   });
 
   it('leaves out every field of a catalog that has only an id (never null)', () => {
-    expect(toIndicator({ id: 31337 })).toStrictEqual({
+    expect(toIndicator({ id: 31337 }, REQUEST_AT)).toStrictEqual({
       type: 'indicator',
       id: 'transient:indicator-c293238e-37b9-5bbd-bc38-b816dc06a61b',
-      schema_version: '1.0.17',
+      schema_version: '1.3.30',
       producer: 'Spycloud',
+      valid_time: { start_time: REQUEST_AT },
       confidence: 'Low',
       external_ids: ['31337'],
       external_references: [],
@@ -364,7 +379,7 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     ['31337', 'transient:indicator-c293238e-37b9-5bbd-bc38-b816dc06a61b'],
     [4242, 'transient:indicator-28594711-b213-5240-9636-3f34c9df4ac4'],
   ])('id of catalog %j is %s', (id, expected) => {
-    expect(toIndicator({ ...CATALOG, id }).id).toBe(expected);
+    expect(toIndicator({ ...CATALOG, id }, REQUEST_AT).id).toBe(expected);
   });
 
   it.each([
@@ -373,10 +388,8 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     ['description', { description: undefined }, ['description'], 'title'],
     ['description null', { description: null }, ['description'], 'title'],
     ['description empty', { description: '' }, ['description'], 'title'],
-    ['publish date', { spycloud_publish_date: undefined }, ['valid_time'], 'title'],
-    ['unparseable publish date', { spycloud_publish_date: 'soon' }, ['valid_time'], 'title'],
   ])('missing %s leaves its CTIM field out', (_case, change, absent, kept) => {
-    const indicator = toIndicator({ ...CATALOG, ...change });
+    const indicator = toIndicator({ ...CATALOG, ...change }, REQUEST_AT);
     for (const key of absent) expect(indicator).not.toHaveProperty(key);
     expect(indicator).toHaveProperty(kept);
     expect(Object.values(indicator)).not.toContain(null);
@@ -387,7 +400,7 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     ['2022-06-15T01:00:00+02:00', '2022-06-14T23:00:00.000000Z'],
     ['2022-06-15', '2022-06-15T00:00:00.000000Z'],
   ])('valid_time from spycloud_publish_date %s', (date, expected) => {
-    expect(toIndicator({ ...CATALOG, spycloud_publish_date: date }).valid_time).toStrictEqual({ start_time: expected });
+    expect(toIndicator({ ...CATALOG, spycloud_publish_date: date }, REQUEST_AT).valid_time).toStrictEqual({ start_time: expected });
   });
 
   it.each([
@@ -406,7 +419,7 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     [null, 'Low'],
     [undefined, 'Low'],
   ])('confidence %j → %s', (confidence, expected) => {
-    expect(toIndicator({ ...CATALOG, confidence }).confidence).toBe(expected);
+    expect(toIndicator({ ...CATALOG, confidence }, REQUEST_AT).confidence).toBe(expected);
   });
 
   it.each([
@@ -415,12 +428,12 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     [{ id: 4242 }, ['4242']],
     [{ id: 4242, uuid: null }, ['4242']],
   ])('external_ids of %j → %j', (catalog, expected) => {
-    expect(toIndicator(catalog).external_ids).toStrictEqual(expected);
+    expect(toIndicator(catalog, REQUEST_AT).external_ids).toStrictEqual(expected);
   });
 
   it.each([
     ['site and catalog, in that order', {}, [siteRef('https://forum.example.net'), catalogRef]],
-    ['site with http:// kept', { site: 'http://forum.example.net' }, [siteRef('http://forum.example.net'), catalogRef]],
+    ['site with http:// dropped: only an https URL is a reference', { site: 'http://forum.example.net' }, [catalogRef]],
     ['site with https:// kept', { site: 'https://forum.example.net/board' }, [siteRef('https://forum.example.net/board'), catalogRef]],
     ['site that only starts with "https"', { site: 'httpsforum.example' }, [siteRef('https://httpsforum.example'), catalogRef]],
     ['site n/a', { site: 'n/a' }, [catalogRef]],
@@ -432,7 +445,7 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     ['no uuid', { uuid: undefined }, [siteRef('https://forum.example.net')]],
     ['none', { site: 'n/a', uuid: undefined }, []],
   ])('external_references: %s', (_case, change, expected) => {
-    expect(toIndicator({ ...CATALOG, ...change }).external_references).toStrictEqual(expected);
+    expect(toIndicator({ ...CATALOG, ...change }, REQUEST_AT).external_references).toStrictEqual(expected);
   });
 
   it.each([
@@ -442,7 +455,7 @@ describe('toIndicator (RELAY.md §6 Indicator)', () => {
     [undefined, []],
     [['email'], []],
   ])('tags from assets %j → %j', (assets, expected) => {
-    expect(toIndicator({ ...CATALOG, assets }).tags).toStrictEqual(expected);
+    expect(toIndicator({ ...CATALOG, assets }, REQUEST_AT).tags).toStrictEqual(expected);
   });
 });
 
@@ -486,7 +499,7 @@ describe('bundle (RELAY.md §5 answer, §6 Relationship)', () => {
       expect(relationships.docs[n]).toStrictEqual({
         type: 'relationship',
         id: expect.stringMatching(/^transient:relationship-id-\d+$/),
-        schema_version: '1.0.17',
+        schema_version: '1.3.30',
         relationship_type: 'sighting-of',
         source_ref: s.id,
         target_ref: indicatorOf.get(s.external_ids[0]),
@@ -576,7 +589,7 @@ describe('ids that are not strings or numbers (hostile SpyCloud answers)', () =>
   });
 
   it('are left out of an indicator', () => {
-    const indicator = toIndicator({ id: 7, uuid: hostile, description: 'd' });
+    const indicator = toIndicator({ id: 7, uuid: hostile, description: 'd' }, REQUEST_AT);
     expect(indicator.external_ids).toEqual(['7']);
     expect(indicator.external_references).toEqual([]);
   });

@@ -1,9 +1,11 @@
 // Property-based: whatever XDR (or anyone) sends, and whatever SpyCloud answers, the
 // relay answers the contract's envelope (RELAY.md §2, §5), never a 5xx, a stack trace
-// or a secret in its logs. One running relay takes every run.
+// or a secret in its logs; and whatever records and catalogs SpyCloud holds, every
+// document of the answer is CTIM that XDR accepts (§6). One running relay per describe.
 import fc from 'fast-check';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ctimViolations } from './ctim-rules.js';
 import { fixture } from './support/fixtures.js';
 import { catalogs, EXAMPLE_EMAIL, exampleCatalogs } from './support/spycloud.js';
 import { json, type Handler } from './support/stand-in.js';
@@ -244,4 +246,112 @@ describe('hostile input (property-based)', () => {
     expect(logs).not.toContain(API_KEY);
     for (const token of secretsSeen) expect(logs).not.toContain(token);
   });
+});
+
+/** Text of every kind: unicode (emoji included), around CTIM's limits, ASCII, other JSON. */
+const oddText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  // Long ones, a few characters (emoji among them) repeated past 1024, 2048 or 5000 code units.
+  fc.tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }), fc.integer({ min: 300, max: 6_000 })).map(([text, n]) => text.repeat(n)),
+  fc.constantFrom('', ' ', 'n/a', 'null'),
+);
+const oddValue = fc.oneof(oddText, fc.jsonValue({ maxDepth: 2 }));
+
+/** Dates SpyCloud might send, and ones it should not: out of CTIM's range, offsets, fractions, garbage. */
+const oddDate = fc.oneof(
+  fc.date({ min: new Date(Date.UTC(1900, 0, 1)), max: new Date(Date.UTC(2700, 0, 1)), noInvalidDate: true }).map((d) => d.toISOString()),
+  fc.date({ min: new Date(Date.UTC(1960, 0, 1)), max: new Date(Date.UTC(2600, 0, 1)), noInvalidDate: true }).map((d) => `${d.toISOString().slice(0, 19)}+05:30`),
+  fc.constantFrom('1969-12-31T23:59:59Z', '1970-01-01T00:00:00Z', '2525-01-01T00:00:00Z', '2525-01-01T00:00:01Z', '0001-01-01',
+    '9999-12-31T23:59:59.999999Z', '2024-02-30', '2024-01-01T24:00:00Z', '2024-01-01 10:00:00', '2023-11-02T10:20:30.123456789Z'),
+  oddValue,
+);
+
+/** Sites of every shape: host names, URLs, IP addresses, unicode, nonsense. */
+const oddSite = fc.oneof(
+  fc.domain(),
+  fc.webUrl({ withQueryParameters: true, withFragments: true }),
+  fc.ipV4(),
+  fc.ipV6().map((ip) => `https://[${ip}]/`),
+  fc.constantFrom('n/a', '', 'http://', 'https://', 'not a host', 'Forum.Example.NET/board', 'bücher.example', 'ftp://x.example', 'https://[::1'),
+  oddValue,
+);
+
+const CATALOG_IDS = ['11', '12', '13', '14'];
+
+const oddCatalog = (id: string) => fc.record({
+  id: fc.constantFrom(Number(id), id),
+  uuid: fc.oneof(fc.uuid(), oddValue),
+  title: oddValue,
+  description: oddValue,
+  site: oddSite,
+  site_description: oddValue,
+  confidence: fc.oneof(fc.integer({ min: 0, max: 4 }), oddValue),
+  combo_list_flag: fc.oneof(fc.boolean(), oddValue),
+  spycloud_publish_date: oddDate,
+  assets: fc.oneof(fc.dictionary(oddText, fc.nat(), { maxKeys: 4 }), oddValue),
+}, { requiredKeys: ['id'] });
+
+const oddRecord = fc.record({
+  email: fc.oneof(fc.emailAddress(), oddValue),
+  username: oddValue,
+  source_id: fc.oneof(fc.constantFrom(...CATALOG_IDS, ...CATALOG_IDS.map(Number)), oddValue),
+  document_id: fc.oneof(fc.uuid(), oddValue),
+  infected_machine_id: oddValue,
+  spycloud_publish_date: oddDate,
+  severity: fc.oneof(fc.integer({ min: -5, max: 40 }), oddValue),
+  sighting: fc.oneof(fc.integer({ min: -3, max: 1_000 }), fc.constantFrom('3', 2.5, 1e300, -0, Number.MAX_SAFE_INTEGER + 2), oddValue),
+  password: oddValue,
+  password_old: oddValue,
+  passwords: fc.oneof(fc.array(oddValue, { maxLength: 3 }), oddValue),
+  password_type: oddValue,
+  salt: oddValue,
+  target_url: oddValue,
+}, { requiredKeys: [] }).chain((record) => fc.dictionary(fc.string({ maxLength: 12 }), oddValue, { maxKeys: 3 })
+  .map((extra) => ({ ...extra, ...record })));
+
+/** Each supported type once, answered by SpyCloud with the run's records. */
+const QUERIES = [
+  { type: 'email', value: 'someone@example.org', path: '/breach/data/emails/*' },
+  { type: 'domain', value: 'example.org', path: '/breach/data/domains/*' },
+  { type: 'user', value: 'someone', path: '/breach/data/usernames/*' },
+  { type: 'ip', value: '192.0.2.1', path: '/breach/data/ips/*' },
+];
+
+describe('CTIM whatever SpyCloud holds (property-based, RELAY.md §6)', () => {
+  let world: XdrWorld;
+
+  beforeAll(async () => {
+    // No catalog cache: each run's catalogs are the ones SpyCloud answers.
+    world = await startXdrWorld({ CATALOG_CACHE_TTL_S: '0', SPYCLOUD_RETRY_BASE_MS: '1' });
+  });
+  afterAll(() => world.close());
+
+  it('every document of the answer satisfies CTIM\'s rules', async () => {
+    const runs = fc.record({
+      records: fc.array(oddRecord, { maxLength: 8 }),
+      catalogs: fc.tuple(...CATALOG_IDS.map((id) => fc.option(oddCatalog(id), { nil: undefined }))),
+      queries: fc.subarray(QUERIES, { minLength: 1 }),
+      display: fc.constantFrom('plaintext', 'masked', 'hidden'),
+    });
+    const seen = { sightings: 0, indicators: 0, references: 0, relations: 0 };
+    await fc.assert(fc.asyncProperty(runs, async ({ records, catalogs: found, queries, display }) => {
+      for (const { path } of QUERIES) world.spycloud.route(path, json({ cursor: '', hits: records.length, results: records }));
+      const table = Object.fromEntries(found.flatMap((c, n) => (c === undefined ? [] : [[CATALOG_IDS[n] as string, c]])));
+      world.spycloud.route('/breach/catalog/*', catalogs(table));
+      const body = JSON.stringify(queries.map(({ type, value }) => ({ type, value })));
+      const answer = await post(`${world.relay.url}/observe/observables`, body, `Bearer ${await world.token({ PASSWORD_DISPLAY: display })}`);
+      expect(answer).toBeDefined();
+      const envelope = expectEnvelope(answer as Answer, [200]);
+      expect(envelope.errors?.filter((e) => e.type === 'fatal') ?? []).toEqual([]);
+      expect(ctimViolations(envelope.data ?? {})).toEqual([]);
+      const data = envelope.data as { sightings?: { docs: any[] }; indicators?: { docs: any[] } } | undefined;
+      seen.sightings += data?.sightings?.docs.length ?? 0;
+      seen.indicators += data?.indicators?.docs.length ?? 0;
+      seen.references += data?.indicators?.docs.reduce((n, i) => n + i.external_references.length, 0) ?? 0;
+      seen.relations += data?.sightings?.docs.reduce((n, s) => n + s.relations.length, 0) ?? 0;
+    }), { numRuns: RUNS });
+    // The runs did reach every kind of document, not only empty answers.
+    for (const count of Object.values(seen)) expect(count).toBeGreaterThan(RUNS / 10);
+  }, 120_000);
 });

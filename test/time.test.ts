@@ -42,15 +42,24 @@ describe('ctimTime: SpyCloud time → YYYY-MM-DDThh:mm:ss.ffffffZ (UTC)', () => 
     ['2023-11-02 10:20:30.25', '2023-11-02T10:20:30.250000Z'],
     // The CTIM form itself is accepted unchanged.
     ['2023-11-02T10:20:30.123456Z', '2023-11-02T10:20:30.123456Z'],
-    // Years below 100 are not the 1900s (Date.UTC's two-digit-year trap).
-    ['0099-01-01T00:00:00Z', '0099-01-01T00:00:00.000000Z'],
-    ['0004-02-29', '0004-02-29T00:00:00.000000Z'],
-    ['9999-12-31T23:59:59Z', '9999-12-31T23:59:59.000000Z'],
+    // CTIM's range, both ends included (an offset may bring a time into it).
+    ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00.000000Z'],
+    ['1970-01-01T01:00:00+01:00', '1970-01-01T00:00:00.000000Z'],
+    ['2525-01-01T00:00:00Z', '2525-01-01T00:00:00.000000Z'],
+    ['2525-01-01T01:00:00+01:00', '2525-01-01T00:00:00.000000Z'],
   ])('%j → %j', (input, expected) => {
     expect(ctimTime(input)).toBe(expected);
   });
 
   it.each([
+    // Outside CTIM's 1970–2525: missing, whatever the reading (years below 100 are not the 1900s either).
+    ['0099-01-01T00:00:00Z'],
+    ['0004-02-29'],
+    ['1969-12-31T23:59:59.999999Z'],
+    ['1970-01-01T00:59:59+01:00'],
+    ['2525-01-01T00:00:00.000001Z'],
+    ['2525-01-01T00:00:00-00:01'],
+    ['9999-12-31T23:59:59Z'],
     [''],
     ['garbage'],
     ['2023-02-30T00:00:00Z'],

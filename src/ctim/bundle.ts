@@ -87,7 +87,7 @@ export class AnswerBuilder {
       if (catalog === undefined || catalogId === undefined) continue;
       let indicator = indicators.get(catalogId);
       if (indicator === undefined) {
-        indicator = context.indicators?.of(catalog) ?? toIndicator(catalog);
+        indicator = context.indicators?.of(catalog, context.requestTime) ?? toIndicator(catalog, context.requestTime);
         indicators.set(catalogId, indicator);
       }
       this.relationships.push(toRelationship(context.newId(), sighting.id, indicator.id));

@@ -2,7 +2,8 @@
 import type { Observable } from '../observe.js';
 import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
-import { SCHEMA_VERSION, catalogUri, idText, isDefined, isPresent } from './common.js';
+import { MAX_DESCRIPTION, SCHEMA_VERSION, catalogUri, cut, idText, isDefined, textOf } from './common.js';
+import { siteHost } from './site.js';
 
 /** Fields that are identifiers or shown elsewhere in the sighting, so not repeated in its table. */
 const NOT_IN_TABLE = new Set([
@@ -20,22 +21,33 @@ export function severity(record: BreachRecord, catalog: Catalog | undefined): st
   return 'Critical';
 }
 
-/** The site itself, or its host name when it is a URL. */
-export function siteHost(site: string): string {
-  if (!/^https?:\/\//i.test(site)) return site;
-  try {
-    return new URL(site).hostname;
-  } catch {
-    return site;
+/** `count`: the record's `sighting` when it is a positive whole number (CTIM wants an integer), else 1. */
+export const sightingCount = (value: unknown): number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 1;
+
+/**
+ * A value without the nulls inside it (CTIM documents carry none); primitives and
+ * arrays of primitives, the usual values, come back as they are.
+ */
+function withoutNulls(value: object): unknown {
+  if (Array.isArray(value)) {
+    if (value.every((item) => item === null || typeof item !== 'object')) {
+      return value.includes(null) ? value.filter((item) => item !== null) : value;
+    }
+    return value.filter((item) => item !== null).map((item) => (typeof item === 'object' ? withoutNulls(item as object) : item));
   }
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (item !== null) copy[key] = typeof item === 'object' ? withoutNulls(item as object) : item;
+  }
+  return copy;
 }
 
-/** Columns `masked` shows with their middle starred out. */
-const MASKED_COLUMNS = new Set(['password', 'password_plaintext']);
-
-/** First and last character kept, every other one `*`; 3 characters or fewer: all `*`. Arrays stay arrays. */
+/**
+ * First and last character kept, every other one `*`; 3 characters or fewer: all `*`.
+ * Arrays stay arrays of masked values; anything else is masked as its JSON text.
+ */
 function masked(value: unknown): unknown {
-  if (value === null) return null;
   if (Array.isArray(value)) return value.map(masked);
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
   // Counted by code point (an emoji stays whole); without surrogates a code unit is one.
@@ -55,9 +67,11 @@ function isShown(column: string, display: PasswordDisplay): boolean {
 /** What the table does with a field: leave it out, show it, or show it masked. */
 type FieldRule = 'out' | 'shown' | 'masked';
 
+/** The columns `masked` stars out are those `hidden` drops: every `password…` but its type. */
 function fieldRule(name: string, display: PasswordDisplay): FieldRule {
   if (NOT_IN_TABLE.has(name) || !isShown(name, display)) return 'out';
-  return display === 'masked' && MASKED_COLUMNS.has(name.toLowerCase()) ? 'masked' : 'shown';
+  const folded = name.toLowerCase();
+  return display === 'masked' && folded.startsWith('password') && folded !== 'password_type' ? 'masked' : 'shown';
 }
 
 /** Field names → their rule, for one display mode; the records of one answer share their field names. */
@@ -75,7 +89,10 @@ export function recordTable(record: BreachRecord, display: PasswordDisplay, rule
       rules.set(name, rule);
     }
     if (rule === 'out') continue;
-    const value = record[name];
+    let value = record[name];
+    // A null is no value: the column is left out, as a missing field is.
+    if (value === null) continue;
+    if (typeof value === 'object') value = withoutNulls(value);
     columns.push({ name, type: 'string' });
     row.push(rule === 'masked' ? masked(value) : value);
   }
@@ -126,11 +143,11 @@ export interface CatalogView {
 }
 
 export function catalogView(catalog: Catalog | undefined): CatalogView {
-  const site = catalog?.site;
+  const title = textOf(catalog?.title);
   return {
-    description: isPresent(catalog?.title) ? `Present in ${String(catalog?.title)}` : 'Present in breach',
+    description: title === undefined ? 'Present in breach' : cut(`Present in ${title}`, MAX_DESCRIPTION),
     sourceUri: catalogUri(catalog),
-    leakedFrom: typeof site === 'string' && site !== '' && site !== 'n/a' ? siteHost(site) : undefined,
+    leakedFrom: siteHost(catalog?.site),
   };
 }
 
@@ -150,7 +167,7 @@ export function toSighting({
     title: 'Reported to Spycloud',
     confidence: 'High',
     internal: false,
-    count: record.sighting ? record.sighting : 1,
+    count: sightingCount(record.sighting),
     observables,
     observed_time: observedTime,
     targets: targeted === observables[0] ? shared.queriedTargets : [{ type: targeted.type, observables: [targeted], observed_time: observedTime }],

@@ -1,6 +1,11 @@
-// SpyCloud time → CTIM time (RELAY.md §6): UTC, always six fraction digits.
+// SpyCloud time → CTIM time (RELAY.md §6): UTC, always six fraction digits,
+// within CTIM's range (1970 to 2525).
 const SPYCLOUD_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/** CTIM's time range; a time outside it counts as missing. */
+const MIN_MS = 0;
+const MAX_MS = Date.UTC(2525, 0, 1);
 
 /** Minutes east of UTC, or undefined for an offset no clock has (hours over 23, minutes over 59). */
 function offsetMinutes(zone: string): number | undefined {
@@ -24,11 +29,10 @@ export function ctimTime(value: unknown): string | undefined {
   const valid = offset !== undefined && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day) &&
     Number(hour) <= 23 && Number(minute) <= 59 && Number(second) <= 59;
   if (!valid) return undefined;
-  date.setUTCHours(Number(hour), Number(minute) - offset, Number(second));
-  const iso = date.toISOString();
-  // Past 9999 or before 0000 toISOString widens the year: not a CTIM time.
-  if (!/^\d{4}-/.test(iso)) return undefined;
-  return `${iso.slice(0, 19)}.${fraction.padEnd(6, '0').slice(0, 6)}Z`;
+  const ms = date.setUTCHours(Number(hour), Number(minute) - offset, Number(second));
+  const micros = fraction.padEnd(6, '0').slice(0, 6);
+  if (ms < MIN_MS || ms > MAX_MS || (ms === MAX_MS && micros !== '000000')) return undefined;
+  return `${date.toISOString().slice(0, 19)}.${micros}Z`;
 }
 
 /** CTIM form of a JavaScript time (for "the time of the request"). */

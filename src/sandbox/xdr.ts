@@ -172,7 +172,7 @@ function limitProblem(entity: Json): string | undefined {
   collect(entity, '');
   for (const time of times) {
     const ms = Date.parse(time as string);
-    if (ms < TIME_MIN || ms >= TIME_MAX) return `time ${String(time)} outside 1970–2525`;
+    if (ms < TIME_MIN || ms > TIME_MAX) return `time ${String(time)} outside 1970–2525`;
   }
   return undefined;
 }

@@ -3,9 +3,11 @@
 // entry is still served for up to a day while a refresh runs in the background:
 // only a cold cache costs a request a catalog round trip. "Missing" is what
 // SpyCloud told one key, so it is remembered for that key only (shorter TTL) and
-// never hides a catalog another tenant found; one in-flight fetch per (API key,
+// never hides a catalog another tenant found later; but a refresh that finds a
+// catalog gone stops it for that key at once. One in-flight fetch per (API key,
 // id) so that no tenant ever shares another's failure. The key itself, not its
-// short log hash, tells tenants apart.
+// short log hash, tells tenants apart. Stale ids are refreshed together, a turn
+// after they were seen, so that the observables of a request share their calls.
 import { NO_EVENTS, type RelayEvents } from '../events.js';
 import type { Catalog, CatalogLookup } from './types.js';
 
@@ -13,8 +15,10 @@ const MAX_ENTRIES = 10_000;
 const MISSING_TTL_S = 300;
 /** How long a found catalog may be served past its TTL while it is refreshed. */
 const STALE_MS = 24 * 3_600_000;
-/** After a refresh that did not find the catalog again, the stale entry is served this long before the next try. */
+/** After a refresh that failed, the stale entry is served this long before the next try. */
 const REFRESH_RETRY_MS = 60_000;
+/** Stale ids seen within this long are refreshed in one go (the answer never waits for it). */
+const REFRESH_GATHER_MS = 20;
 
 interface Entry {
   lookup: CatalogLookup;
@@ -22,6 +26,14 @@ interface Entry {
   freshUntil: number;
   /** After then the entry is gone. */
   expiresAt: number;
+  /** In which order SpyCloud said so: of a key's "missing" and the shared "found", the later one holds for that key. */
+  serial: number;
+}
+
+/** Stale ids of one key waiting for their refresh. */
+interface DueRefresh {
+  ids: string[];
+  refresh: FetchCatalogs;
 }
 
 export type FetchCatalogs = (ids: readonly string[]) => Promise<ReadonlyMap<string, CatalogLookup>>;
@@ -29,8 +41,12 @@ export type FetchCatalogs = (ids: readonly string[]) => Promise<ReadonlyMap<stri
 export class CatalogStore {
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<CatalogLookup>>();
-  /** Ids whose background refresh is under way. */
+  /** Ids whose background refresh is due or under way. */
   private readonly refreshing = new Set<string>();
+  /** Per API key, the stale ids gathered for its next refresh. */
+  private readonly due = new Map<string, DueRefresh>();
+  /** Counts the entries stored, to order them. */
+  private stored = 0;
   private readonly foundTtlMs: number;
   private readonly missingTtlMs: number;
 
@@ -52,7 +68,7 @@ export class CatalogStore {
     const now = this.now();
     for (const id of wanted) {
       const key = `${apiKey}\u0000${id}`;
-      const cached = this.cached(id) ?? this.cached(key);
+      const cached = this.lookup(id, key);
       if (cached !== undefined) {
         pending.set(id, Promise.resolve(cached.lookup));
         const fresh = cached.freshUntil > now;
@@ -65,7 +81,7 @@ export class CatalogStore {
         else toFetch.push(id);
       }
     }
-    if (stale.length > 0) this.refreshInBackground(stale, refresh);
+    if (stale.length > 0) this.refreshInBackground(stale, apiKey, refresh);
     if (toFetch.length > 0) {
       const batch = fetch(toFetch).then((found) => {
         for (const id of toFetch) this.remember(id, `${apiKey}\u0000${id}`, found.get(id) ?? { status: 'missing' });
@@ -84,29 +100,56 @@ export class CatalogStore {
     return result;
   }
 
-  /** Asks for stale catalogs again, at most one refresh per id at a time; the stale entry stays meanwhile. */
-  private refreshInBackground(ids: readonly string[], refresh: FetchCatalogs): void {
-    const due = ids.filter((id) => !this.refreshing.has(id));
-    if (due.length === 0) return;
-    for (const id of due) this.refreshing.add(id);
-    const settle = (found: ReadonlyMap<string, CatalogLookup>) => {
-      for (const id of due) {
-        const lookup = found.get(id);
-        if (lookup?.status === 'found') this.remember(id, id, lookup);
+  /**
+   * Asks for stale catalogs again with the key that saw them, at most one refresh per
+   * id at a time, and gathered per key for a moment so that ids seen by several
+   * lookups share calls (fetch batches them by ten); the stale entry stays meanwhile.
+   */
+  private refreshInBackground(ids: readonly string[], apiKey: string, refresh: FetchCatalogs): void {
+    const fresh = ids.filter((id) => !this.refreshing.has(id));
+    if (fresh.length === 0) return;
+    for (const id of fresh) this.refreshing.add(id);
+    const gathering = this.due.get(apiKey);
+    if (gathering !== undefined) {
+      gathering.ids.push(...fresh);
+      return;
+    }
+    this.due.set(apiKey, { ids: [...fresh], refresh });
+    setTimeout(() => this.startRefresh(apiKey), REFRESH_GATHER_MS).unref();
+  }
+
+  private startRefresh(apiKey: string): void {
+    const gathered = this.due.get(apiKey);
+    if (gathered === undefined) return;
+    this.due.delete(apiKey);
+    const { ids } = gathered;
+    const settle = (found: ReadonlyMap<string, CatalogLookup> | undefined) => {
+      for (const id of ids) {
+        const lookup = found?.get(id) ?? (found === undefined ? undefined : { status: 'missing' as const });
+        // Gone for this key: from now on it hears so, as a cold fetch would have told it.
+        if (lookup?.status === 'found' || lookup?.status === 'missing') this.remember(id, `${apiKey}\u0000${id}`, lookup);
         else this.postpone(id);
       }
     };
-    void refresh(due)
-      .then(settle, () => settle(new Map()))
+    void gathered.refresh(ids)
+      .then(settle, () => settle(undefined))
       .finally(() => {
-        for (const id of due) this.refreshing.delete(id);
+        for (const id of ids) this.refreshing.delete(id);
       });
   }
 
-  /** A refresh that failed, or that one key's SpyCloud answer lacked: keep serving the stale entry, try later. */
+  /** A refresh that failed: keep serving the stale entry, try later. */
   private postpone(id: string): void {
     const entry = this.entries.get(id);
     if (entry !== undefined) entry.freshUntil = this.now() + REFRESH_RETRY_MS;
+  }
+
+  /** What `key` is to be told about `id`: the shared found entry, unless SpyCloud told this key "missing" since. */
+  private lookup(id: string, keyedId: string): Entry | undefined {
+    const found = this.cached(id);
+    const missing = this.cached(keyedId);
+    if (missing === undefined) return found;
+    return found === undefined || missing.serial > found.serial ? missing : found;
   }
 
   private cached(entryKey: string): Entry | undefined {
@@ -132,7 +175,7 @@ export class CatalogStore {
     this.entries.delete(entryKey);
     const now = this.now();
     const expiresAt = lookup.status === 'found' ? now + Math.max(ttl, STALE_MS) : now + ttl;
-    this.entries.set(entryKey, { lookup, freshUntil: now + ttl, expiresAt });
+    this.entries.set(entryKey, { lookup, freshUntil: now + ttl, expiresAt, serial: ++this.stored });
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
   }
 }

@@ -10,6 +10,8 @@ import { endsTheRequest, unexpectedBody, type UpstreamAnswer } from './upstream-
 
 /** SpyCloud answers at most this many catalog ids in one comma-delimited call. */
 const CATALOG_IDS_PER_CALL = 10;
+/** Records SpyCloud documents per page; a watchlist page with more is not what it promised, so reading stops there. */
+export const RECORDS_PER_PAGE = 1_000;
 
 /** Where SpyCloud keeps the breach records of each observable type. */
 const RECORDS_PATH: Readonly<Record<ObservableType, string>> = {
@@ -25,17 +27,25 @@ export interface Caller {
   scope: RequestScope;
 }
 
-/** Records read page by page. */
+/** What a page-by-page read came to. */
 export interface PagesRead {
-  records: BreachRecord[];
-  /** False when the page limit ran out before SpyCloud's last page. */
+  /** Records handed on. */
+  records: number;
+  /** False when the page limit ran out before SpyCloud's last page, or a page held more than it may. */
   complete: boolean;
 }
+
+/** Takes one page's records before the next page is asked for. */
+export type PageTaker = (records: readonly BreachRecord[]) => void | Promise<void>;
 
 /** Every path value is ONE segment: an email may legally hold `/`, `?`, `#` or `%`. */
 const segment = (value: string): string =>
   // encodeURIComponent leaves dots alone; a segment of only dots must still name a value, not climb.
   /^\.{1,2}$/.test(value) ? value.replaceAll('.', '%2E') : encodeURIComponent(value);
+
+/** A 400 on a later page: SpyCloud's cursors expire about 2 minutes after their page. An error, not the end of the list. */
+const cursorRefused = (): RelayError =>
+  new RelayError('unknown', 'SpyCloud refused the cursor of the next page (HTTP 400): it expires about 2 minutes after its page.');
 
 function page(answer: UpstreamAnswer): Page {
   if (answer.status === 400) return { cursor: '', results: [] };
@@ -71,45 +81,62 @@ export class SpyCloudClient {
   /** Every breach record of `observable`, following cursors up to the page limit, in SpyCloud's order. */
   async breachRecords(observable: SupportedObservable, caller: Caller): Promise<BreachRecord[]> {
     const path = RECORDS_PATH[observable.type] + segment(observable.value);
-    return (await this.pages(path, '', this.maxPages, caller)).records;
+    const records: BreachRecord[] = [];
+    // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
+    await this.pages(path, '', this.maxPages, Number.POSITIVE_INFINITY, caller, (results) => {
+      for (const record of results) records.push(record);
+    });
+    return records;
   }
 
   /**
-   * The watchlist records SpyCloud published from `since` to `until` (UTC dates,
-   * `YYYY-MM-DD`), following cursors up to `maxPages`; `complete` is false when
-   * pages were left unread.
+   * Hands `take` the watchlist records SpyCloud published from `since` to `until`
+   * (UTC dates, `YYYY-MM-DD`) page by page, following cursors up to `maxPages`;
+   * a page over RECORDS_PER_PAGE is cut there and ends the read. `complete` is
+   * false when records were left unread.
    */
-  watchlistRecords(since: string, until: string, maxPages: number, caller: Caller): Promise<PagesRead> {
-    return this.pages('/breach/data/watchlist', `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`, maxPages, caller);
+  watchlistPages(since: string, until: string, maxPages: number, caller: Caller, take: PageTaker): Promise<PagesRead> {
+    const query = `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`;
+    return this.pages('/breach/data/watchlist', query, maxPages, RECORDS_PER_PAGE, caller, take);
   }
 
   /**
    * The watchlist records modified since `since` (a UTC date, `YYYY-MM-DD`), one
-   * page at a time and every page, so that the sync holds one page at once.
+   * page at a time and every page, so that the sync holds a page at once and may
+   * read the next while it imports one.
    */
   watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
-    return this.pageStream('/breach/data/watchlist', `since_modification_date=${encodeURIComponent(since)}`, Number.POSITIVE_INFINITY, caller);
+    const query = `since_modification_date=${encodeURIComponent(since)}`;
+    return this.pageStream('/breach/data/watchlist', query, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, caller);
   }
 
-  /** The records of `path` (with `query`), following cursors up to `maxPages`, in SpyCloud's order. */
-  private async pages(path: string, query: string, maxPages: number, caller: Caller): Promise<PagesRead> {
-    const records: BreachRecord[] = [];
-    const stream = this.pageStream(path, query, maxPages, caller);
+  /** Hands `take` each page of `path` (with `query`) before the next is asked for; see pageStream. */
+  private async pages(path: string, query: string, maxPages: number, perPage: number, caller: Caller, take: PageTaker): Promise<PagesRead> {
+    let records = 0;
+    const stream = this.pageStream(path, query, maxPages, perPage, caller);
     for (let next = await stream.next(); ; next = await stream.next()) {
       if (next.done === true) return { records, complete: next.value };
-      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
-      for (const record of next.value) records.push(record);
+      records += next.value.length;
+      await take(next.value);
     }
   }
 
-  /** Each page of `path` (with `query`) up to `maxPages`; returns whether SpyCloud's last page was read. */
-  private async *pageStream(path: string, query: string, maxPages: number, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
+  /**
+   * The one page-following loop: each page of `path` (with `query`) in SpyCloud's
+   * order, following cursors up to `maxPages`; a page over `perPage` records is cut
+   * there and ends the read. Returns whether SpyCloud's last page was read.
+   */
+  private async *pageStream(path: string, query: string, maxPages: number, perPage: number, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
-      const answer = page(await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope));
-      yield answer.results;
-      cursor = answer.cursor;
+      const answer = await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope);
+      if (cursor !== '' && answer.status === 400) throw cursorRefused();
+      const read = page(answer);
+      const overfull = read.results.length > perPage;
+      yield overfull ? read.results.slice(0, perPage) : read.results;
+      cursor = read.cursor;
+      if (overfull) return false;
       if (cursor === '') return true;
     }
     return false;

@@ -2,9 +2,8 @@
 // what was exposed, when, and what to do, as an analyst reads it in XDR's
 // Incident Manager. Pure. The description is built from chosen fields only
 // (types, machines, sites, dates), so no password or record secret can reach it.
-import { SCHEMA_VERSION, isPresent } from '../ctim/common.js';
+import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, cut, isPresent } from '../ctim/common.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
-import { cut, fitText } from './fit.js';
 import { createHash } from 'node:crypto';
 
 export const MODULE_NAME = 'SpyCloud Employee ATO Prevention';
@@ -101,14 +100,14 @@ export function toIncident(input: IncidentInput) {
   const description = ['**What was exposed**', ...exposed, '', '**What to do**', ...todo].join('\n');
   const shortDescription = `${plural(records.length, 'SpyCloud record')} of ${identity} in ${source}: ${kinds.join(', ')}.`;
 
-  return fitText({
+  return {
     type: 'incident',
     id: input.id,
     schema_version: SCHEMA_VERSION,
     external_ids: [incidentExternalId(sourceId, identity)],
-    title: `SpyCloud: credentials of ${identity} exposed in ${source}`,
-    short_description: shortDescription,
-    description,
+    title: cut(`SpyCloud: credentials of ${identity} exposed in ${source}`, MAX_TITLE),
+    short_description: cut(shortDescription, MAX_SHORT_DESCRIPTION),
+    description: cut(description, MAX_DESCRIPTION),
     status: 'New',
     confidence: 'High',
     severity: highestSeverity(input.severities),
@@ -116,7 +115,7 @@ export function toIncident(input: IncidentInput) {
     promotion_method: 'Automated',
     source: MODULE_NAME,
     incident_time: { opened, discovered },
-  });
+  };
 }
 
 export type Incident = ReturnType<typeof toIncident>;

@@ -7,10 +7,10 @@ import { idText } from '../ctim/common.js';
 import { toIndicator } from '../ctim/indicator.js';
 import { toRelationship } from '../ctim/relationship.js';
 import { toSighting } from '../ctim/sighting.js';
+import { ctimTime } from '../ctim/time.js';
 import type { Observable } from '../observe.js';
 import type { PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, Catalog, CatalogLookup } from '../spycloud/types.js';
-import { fitText, syncTime } from './fit.js';
 import { toIncident, type Incident } from './incident.js';
 
 export interface MappingContext {
@@ -44,23 +44,17 @@ function withTlp<T extends Record<string, unknown>>(entity: T, externalId: strin
   return { ...entity, external_ids: [externalId], tlp: 'amber' as const };
 }
 
-/** §6's indicator, with the sync's external id, and CTIM's rules held whatever the catalog says. */
+/** §6's indicator (CTIM's rules held whatever the catalog says), with the sync's external id. */
 export function syncIndicator(catalog: Catalog, now: string) {
-  const indicator = toIndicator(catalog);
-  const references = indicator.external_references.filter((ref) => typeof ref.description === 'string'
-    && URL.canParse(ref.url) && new URL(ref.url).protocol === 'https:');
-  const start = syncTime(indicator.valid_time?.start_time) ?? now;
-  return fitText(withTlp({ ...indicator, external_references: references, valid_time: { start_time: start } },
-    `spycloud-catalog-${idText(catalog.uuid) ?? String(catalog.id)}`));
+  return withTlp(toIndicator(catalog, now), `spycloud-catalog-${idText(catalog.uuid) ?? String(catalog.id)}`);
 }
 
 export type SyncIndicator = ReturnType<typeof syncIndicator>;
 
 export function syncSighting(record: BreachRecord, catalog: Catalog | undefined, observable: Observable, context: MappingContext) {
-  const observedAt = syncTime(record.spycloud_publish_date) ?? syncTime(catalog?.spycloud_publish_date) ?? context.now;
+  const observedAt = ctimTime(record.spycloud_publish_date) ?? ctimTime(catalog?.spycloud_publish_date) ?? context.now;
   const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
-  const count = Number.isSafeInteger(sighting.count) && (sighting.count as number) >= 0 ? sighting.count : 1;
-  return fitText(withTlp({ ...sighting, count }, `spycloud-record-${idText(record.document_id) as string}`));
+  return withTlp(sighting, `spycloud-record-${idText(record.document_id) as string}`);
 }
 
 export type SyncSighting = ReturnType<typeof syncSighting>;

@@ -1,4 +1,4 @@
-// Watchlist records of a period → every tile's figures at once (RELAY.md §9). Pure.
+// Watchlist records of a period → every tile's figures (RELAY.md §9). Pure.
 // The result is small (counts and the top-10 candidates, never the records), so it
 // is what the cache holds.
 import { idText } from '../ctim/common.js';
@@ -89,78 +89,91 @@ function top<T extends { records: number; newestMs: number }>(entries: Iterable<
     .slice(0, TOP);
 }
 
-/** The breach sources of the records published in `window`: whose catalogs the counting needs. */
-export function sourcesIn(records: readonly BreachRecord[], window: Window): string[] {
-  const ids = new Set<string>();
-  for (const record of records) {
-    const at = publishedAt(record);
-    const id = idText(record.source_id);
-    if (at !== undefined && id !== undefined && inWindow(window, at)) ids.add(id);
+/**
+ * Every tile's figures of one period, counted record by record (in any order: the
+ * figures are sums, sets and maxima), so that no period's records need be held at once.
+ */
+export class TileTally {
+  private readonly bySeverity = noLevels();
+  private readonly timeline: LevelCounts[];
+  private readonly identities = new Map<string, ExposedIdentity>();
+  private readonly machines = new Set<string>();
+  private readonly sources = new Map<string, BreachSource>();
+  private count = 0;
+  private plaintextPasswords = 0;
+  private sessionCookies = 0;
+
+  constructor(readonly window: Window) {
+    this.timeline = Array.from({ length: window.buckets }, noLevels);
   }
-  return [...ids];
+
+  /** Counts `record`, published at `at` (in the window), from the breach source `sourceId` of catalog `catalog`. */
+  add(record: BreachRecord, at: number, sourceId: string | undefined, catalog: Catalog | undefined): void {
+    this.count += 1;
+    // §6's levels, as the sightings show them: a combolist's records are Medium whatever their own severity.
+    const level = severity(record, catalog) as Level;
+    this.bySeverity[level] += 1;
+    if (typeof record.severity === 'number' && record.severity >= 26) this.sessionCookies += 1;
+    (this.timeline[bucketOf(this.window, at)] as LevelCounts)[level] += 1;
+    if (hasPlaintextPassword(record)) this.plaintextPasswords += 1;
+    const machine = idText(record.infected_machine_id);
+    if (machine !== undefined) this.machines.add(machine);
+    if (sourceId !== undefined) {
+      const source = this.sources.get(sourceId) ?? { sourceId, records: 0, newestMs: at };
+      source.records += 1;
+      source.newestMs = Math.max(source.newestMs, at);
+      this.sources.set(sourceId, source);
+    }
+    const identity = identityOf(record);
+    if (identity !== undefined) {
+      const exposed = this.identities.get(identity) ?? { identity, records: 0, worst: level, newestMs: at };
+      exposed.records += 1;
+      exposed.newestMs = Math.max(exposed.newestMs, at);
+      if (LEVELS.indexOf(level) < LEVELS.indexOf(exposed.worst)) exposed.worst = level;
+      this.identities.set(identity, exposed);
+    }
+  }
+
+  result(truncatedAt: number | undefined, unreadCatalogs: TileAggregate['unreadCatalogs'] = []): TileAggregate {
+    return {
+      window: this.window,
+      exposure: {
+        records: this.count,
+        identities: this.identities.size,
+        infectedMachines: this.machines.size,
+        // Severity 26 and above is stolen session data (§6), whatever the catalog.
+        sessionCookies: this.sessionCookies,
+        plaintextPasswords: this.plaintextPasswords,
+      },
+      bySeverity: this.bySeverity,
+      timeline: this.timeline,
+      topBreaches: top(this.sources.values(), (s) => s.sourceId),
+      topIdentities: top(this.identities.values(), (i) => i.identity),
+      truncatedAt,
+      unreadCatalogs,
+    };
+  }
 }
 
-/**
- * Counts the records published in `window` (others are dropped: SpyCloud's `since`
- * is a whole day, and a record without a publish date belongs to no period).
- */
+/** When `record` was published, if in `window` (SpyCloud's `since` is a whole day; a record without a date belongs to no period). */
+export function publishedIn(record: BreachRecord, window: Window): number | undefined {
+  const at = publishedAt(record);
+  return at !== undefined && inWindow(window, at) ? at : undefined;
+}
+
+/** Counts the records published in `window` at once (others are dropped). */
 export function aggregate(
   records: readonly BreachRecord[],
   window: Window,
   truncatedAt?: number,
   catalogOf: (sourceId: string) => Catalog | undefined = () => undefined,
 ): TileAggregate {
-  const bySeverity = noLevels();
-  const timeline = Array.from({ length: window.buckets }, noLevels);
-  const identities = new Map<string, ExposedIdentity>();
-  const machines = new Set<string>();
-  const sources = new Map<string, BreachSource>();
-  let count = 0;
-  let plaintextPasswords = 0;
-  let sessionCookies = 0;
+  const tally = new TileTally(window);
   for (const record of records) {
-    const at = publishedAt(record);
-    if (at === undefined || !inWindow(window, at)) continue;
-    count += 1;
+    const at = publishedIn(record, window);
+    if (at === undefined) continue;
     const sourceId = idText(record.source_id);
-    // §6's levels, as the sightings show them: a combolist's records are Medium whatever their own severity.
-    const level = severity(record, sourceId === undefined ? undefined : catalogOf(sourceId)) as Level;
-    bySeverity[level] += 1;
-    if (typeof record.severity === 'number' && record.severity >= 26) sessionCookies += 1;
-    (timeline[bucketOf(window, at)] as LevelCounts)[level] += 1;
-    if (hasPlaintextPassword(record)) plaintextPasswords += 1;
-    const machine = idText(record.infected_machine_id);
-    if (machine !== undefined) machines.add(machine);
-    if (sourceId !== undefined) {
-      const source = sources.get(sourceId) ?? { sourceId, records: 0, newestMs: at };
-      source.records += 1;
-      source.newestMs = Math.max(source.newestMs, at);
-      sources.set(sourceId, source);
-    }
-    const identity = identityOf(record);
-    if (identity !== undefined) {
-      const exposed = identities.get(identity) ?? { identity, records: 0, worst: level, newestMs: at };
-      exposed.records += 1;
-      exposed.newestMs = Math.max(exposed.newestMs, at);
-      if (LEVELS.indexOf(level) < LEVELS.indexOf(exposed.worst)) exposed.worst = level;
-      identities.set(identity, exposed);
-    }
+    tally.add(record, at, sourceId, sourceId === undefined ? undefined : catalogOf(sourceId));
   }
-  return {
-    window,
-    exposure: {
-      records: count,
-      identities: identities.size,
-      infectedMachines: machines.size,
-      // Severity 26 and above is stolen session data (§6), whatever the catalog.
-      sessionCookies,
-      plaintextPasswords,
-    },
-    bySeverity,
-    timeline,
-    topBreaches: top(sources.values(), (s) => s.sourceId),
-    topIdentities: top(identities.values(), (i) => i.identity),
-    truncatedAt,
-    unreadCatalogs: [],
-  };
+  return tally.result(truncatedAt);
 }

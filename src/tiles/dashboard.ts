@@ -3,12 +3,14 @@
 import type { ErrorDoc } from '../errors.js';
 import type { Caller, SpyCloudClient } from '../spycloud/client.js';
 import type { CatalogLookup } from '../spycloud/types.js';
-import { aggregate, sourcesIn, type TileAggregate } from './aggregate.js';
+import { nextTurn } from '../answer-json.js';
+import type { TileAggregate } from './aggregate.js';
 import { AggregateCache, type CacheOutcome } from './cache.js';
 import type { Period, Tile, TileId } from './definitions.js';
 import {
   exposureMetrics, frame, severityBars, timelineBars, topBreachesTable, topIdentitiesTable, truncationWarning,
 } from './render.js';
+import { PeriodCount } from './period-count.js';
 import { periodWindow, utcDate } from './window.js';
 
 const RENDERERS: Readonly<Record<TileId, (figures: TileAggregate, catalogs: ReadonlyMap<string, CatalogLookup>) => object>> = {
@@ -52,21 +54,21 @@ export class Dashboard {
     return { data: { ...frame(figures, this.options.cacheTtlS), ...fields }, errors, outcome };
   }
 
-  /** The window runs up to the arrival of the request that reads. */
+  /**
+   * The window runs up to the arrival of the request that reads. Counted page by page,
+   * with a turn for other requests after each page. The catalogs of the period's
+   * sources (§6's combolist rule, and the titles later) come through the shared
+   * catalog cache, so mostly already known.
+   */
   private async read(period: Period, caller: Caller): Promise<TileAggregate> {
     const window = periodWindow(period, caller.scope.arrivedAt);
-    const { records, complete } = await this.spycloud.watchlistRecords(
-      utcDate(window.startMs), utcDate(window.endMs), this.options.maxPages, caller);
-    // The catalogs of every source in the period, for §6's combolist rule (and the titles later):
-    // through the shared catalog cache, so mostly already known.
-    const sourceIds = sourcesIn(records, window);
-    const catalogs = sourceIds.length === 0 ? new Map<string, CatalogLookup>() : await this.spycloud.catalogs(sourceIds, caller);
-    const catalogOf = (id: string) => {
-      const lookup = catalogs.get(id);
-      return lookup?.status === 'found' ? lookup.catalog : undefined;
-    };
-    const unreadCatalogs = [...catalogs].flatMap(([id, lookup]) => (lookup.status === 'failed' ? [{ id, reason: lookup.reason }] : []));
-    return { ...aggregate(records, window, complete ? undefined : records.length, catalogOf), unreadCatalogs };
+    const count = new PeriodCount(window, (ids) => this.spycloud.catalogs(ids, caller));
+    const { records, complete } = await this.spycloud.watchlistPages(
+      utcDate(window.startMs), utcDate(window.endMs), this.options.maxPages, caller, async (page) => {
+        await count.page(page);
+        await nextTurn();
+      });
+    return count.result(complete ? undefined : records);
   }
 
   /** Catalogs of the top sources through the shared catalog cache (§4.3); a failed one warns and shows its id. */

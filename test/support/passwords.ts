@@ -17,8 +17,8 @@ export function maskedAnswer(plaintextAnswer: any): any {
   for (const sighting of answer.data?.sightings?.docs ?? []) {
     dropColumns(sighting, (name) => name === 'salt');
     sighting.data.columns.forEach((column: { name: string }, n: number) => {
-      if (column.name !== 'password' && column.name !== 'password_plaintext') return;
-      for (const row of sighting.data.rows) row[n] = starred(row[n]);
+      if (!column.name.startsWith('password') || column.name === 'password_type') return;
+      for (const row of sighting.data.rows) row[n] = Array.isArray(row[n]) ? row[n].map(starred) : starred(String(row[n]));
     });
   }
   return answer;
