@@ -239,6 +239,16 @@ describe('spycloud-relay sync', () => {
     expect(down.xdr.calls.import).toBe(5);
   });
 
+  it('stops within SYNC_BUDGET_S when XDR is too slow, and says so', async () => {
+    const w = await world({ xdr: { latencyMs: 3_000 } });
+    const started = Date.now();
+    const { code, stderr, stdout } = await w.sync(undefined, { now: Date.now }, { SYNC_BUDGET_S: '1' });
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_900);
+    expect(stderr).toContain('XDR failed, the run ended early: The sync ran out of its 1 s budget (SYNC_BUDGET_S); the next run imports the rest.');
+    expect(logLines(stdout)[0]?.errors.xdr).toBe(1);
+  });
+
   it('stops before reading SpyCloud when XDR refuses the client credentials', async () => {
     const w = await world();
     const { code, stderr, stdout } = await w.sync(undefined, {}, { XDR_CLIENT_SECRET: 'not-the-secret' });
