@@ -158,6 +158,37 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.token).toBe(1);
   });
 
+  it('keeps one incident for records of one (identity, source) spread over pages, and adds later records to it', async () => {
+    const w = await world({ pageSize: 2 });
+    const groups = expectedGroups(w.dataset, SINCE);
+    const [key, records] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+    expect(records?.length).toBeGreaterThan(4);
+    const { code, stdout } = await w.sync();
+    expect(code).toBe(0);
+    // Sent again with each page's part of the group, CTIA answered `exists` and linked the members to the stored one.
+    expect(logLines(stdout)[0]?.incidents.exists).toBeGreaterThan(0);
+    const incidents = storedOf(w.xdr, 'incident');
+    expect(incidents).toHaveLength(groups.size);
+    const identity = String(key?.split('|')[1]);
+    const incident = incidents.find((i) => i.title.includes(identity) && i.external_ids[0].startsWith(`spycloud-incident-${key?.split('|')[0]}-`));
+    const members = storedOf(w.xdr, 'relationship').filter((r) => r.relationship_type === 'member-of' && r.target_ref === incident?.id);
+    expect(members).toHaveLength(records?.length ?? -1);
+
+    // A day later SpyCloud has one more record of that identity in that source: it joins the same incident.
+    const later = { ...records?.[0], document_id: 'a-later-record', spycloud_publish_date: '2026-06-15T10:00:00Z' };
+    const spycloud = await startSpyCloudSandbox({ dataset: { ...w.dataset, records: [...w.dataset.records, later] }, apiKeys: [SANDBOX_API_KEY] });
+    try {
+      const next = await w.sync(undefined, {}, { SPYCLOUD_API_URL: spycloud.url });
+      expect(next.code).toBe(0);
+      expect(logLines(next.stdout)[0]).toMatchObject({ incidents: { created: 0 }, sightings: { created: 1 }, relationships: { created: 2 } });
+    } finally {
+      await spycloud.close();
+    }
+    const joined = storedOf(w.xdr, 'relationship').filter((r) => r.relationship_type === 'member-of' && r.target_ref === incident?.id);
+    expect(joined).toHaveLength((records?.length ?? 0) + 1);
+    expect(storedOf(w.xdr, 'incident')).toHaveLength(groups.size);
+  });
+
   it('creates nothing on a rerun of the same window', async () => {
     const w = await world();
     expect((await w.sync()).code).toBe(0);
