@@ -361,7 +361,14 @@ describe('spycloud-relay sync', () => {
     expect(stdout).toContain(`Would import ${groups.size} incidents`);
     expect(stdout.match(/^ {2}SpyCloud: credentials of .+ exposed in .+ \[(Critical|High|Medium)\]$/gm)).toHaveLength(groups.size);
     for (const password of passwordsOf(w.dataset)) expect(stdout).not.toContain(password);
-    expect(logLines(stdout)[0]).toMatchObject({ dry_run: true, incidents: { planned: groups.size, created: 0 } });
+    const records = [...groups.values()].flat();
+    expect(logLines(stdout)[0]).toMatchObject({
+      dry_run: true,
+      incidents: { planned: groups.size, created: 0 },
+      sightings: { planned: records.length },
+      relationships: { planned: 2 * records.length },
+      indicators: { planned: new Set(records.map((r) => r.source_id)).size },
+    });
   });
 
   it('reads the last SYNC_LOOKBACK_DAYS by default, from a UTC date', async () => {
