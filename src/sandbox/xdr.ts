@@ -46,6 +46,8 @@ export interface XdrSandboxOptions extends StandInOptions {
   /** Token lifetime (default 600 s, as XDR). */
   tokenLifetimeS?: number;
   now?: () => number;
+  /** Keep every request body in `received` (default true; a bench may not want them in memory). */
+  keepBodies?: boolean;
 }
 
 export interface XdrSandbox {
@@ -196,6 +198,9 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const byExternalId = new Map<string, string>();
   const calls: Record<XdrRoute, number> = { token: 0, import: 0 };
   const received: string[] = [];
+  const keep = (body: string) => {
+    if (options.keepBodies !== false) received.push(body);
+  };
   const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 } };
   let dropAfterBundles: number | undefined;
   let refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined;
@@ -216,7 +221,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const token: Handler = async (req, res, seen) => {
     calls.token += 1;
     const body = await readBody(req);
-    received.push(body);
+    keep(body);
     if (injected('token', res)) return;
     if (req.method !== 'POST') return json({ error: 'method_not_allowed' }, 405)(req, res, seen);
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -234,7 +239,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const bundleImport: Handler = async (req, res, seen) => {
     calls.import += 1;
     const body = await readBody(req);
-    received.push(body);
+    keep(body);
     if (injected('import', res)) return;
     const answer = (value: unknown, status = 200) => json(value, status)(req, res, seen);
     if (req.method !== 'POST') return answer({ error: 'method_not_allowed' }, 405);
