@@ -331,6 +331,18 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.import).toBe(0);
   });
 
+  it('takes a 400 on a later page for an expired cursor (exit 1), not for the end of the watchlist', async () => {
+    const w = await world();
+    const records = [...expectedGroups(w.dataset, SINCE).values()].flat();
+    w.spycloud.route('/breach/data/watchlist', (req, res, seen) => (seen.url.includes('cursor=')
+      ? json({ message: 'Invalid cursor' }, 400)
+      : json({ cursor: 'c2', hits: records.length, results: records.slice(0, 3) }))(req, res, seen));
+    const { code, stderr, stdout } = await w.sync();
+    expect(code).toBe(1);
+    expect(stderr).toContain('SpyCloud failed, the run ended early: SpyCloud refused the cursor of the next page (HTTP 400)');
+    expect(logLines(stdout)[0]).toMatchObject({ pages: 1, sightings: { created: 3 } });
+  });
+
   it('sends no password, plaintext or masked, with the default SYNC_PASSWORD_DISPLAY', async () => {
     const w = await world();
     expect((await w.sync()).code).toBe(0);

@@ -37,6 +37,9 @@ const segment = (value: string): string =>
   // encodeURIComponent leaves dots alone; a segment of only dots must still name a value, not climb.
   /^\.{1,2}$/.test(value) ? value.replaceAll('.', '%2E') : encodeURIComponent(value);
 
+const cursorRefused = (): RelayError =>
+  new RelayError('unknown', 'SpyCloud refused the cursor of the next page (HTTP 400): it expires about 2 minutes after its page; the next run reads the window again.');
+
 function page(answer: UpstreamAnswer): Page {
   if (answer.status === 400) return { cursor: '', results: [] };
   let parsed: unknown;
@@ -88,7 +91,7 @@ export class SpyCloudClient {
    * page at a time and every page, so that the sync holds one page at once.
    */
   watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
-    return this.pageStream('/breach/data/watchlist', `since_modification_date=${encodeURIComponent(since)}`, Number.POSITIVE_INFINITY, caller);
+    return this.pageStream('/breach/data/watchlist', `since_modification_date=${encodeURIComponent(since)}`, Number.POSITIVE_INFINITY, caller, true);
   }
 
   /** The records of `path` (with `query`), following cursors up to `maxPages`, in SpyCloud's order. */
@@ -102,12 +105,17 @@ export class SpyCloudClient {
     }
   }
 
-  /** Each page of `path` (with `query`) up to `maxPages`; returns whether SpyCloud's last page was read. */
-  private async *pageStream(path: string, query: string, maxPages: number, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
+  /**
+   * Each page of `path` (with `query`) up to `maxPages`; returns whether SpyCloud's last
+   * page was read. `whole`: a 400 on a later page (an expired cursor) is an error, not the end.
+   */
+  private async *pageStream(path: string, query: string, maxPages: number, caller: Caller, whole = false): AsyncGenerator<readonly BreachRecord[], boolean> {
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
-      const answer = page(await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope));
+      const raw = await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope);
+      if (whole && cursor !== '' && raw.status === 400) throw cursorRefused();
+      const answer = page(raw);
       yield answer.results;
       cursor = answer.cursor;
       if (cursor === '') return true;

@@ -73,7 +73,12 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     if (xdr !== undefined) await xdr.accessToken();
     phase = 'spycloud';
     const pages = spycloud.watchlistModifiedSince(report.since, caller);
-    for (let page = await pages.next(); page.done !== true; page = await pages.next()) {
+    for (let next = pages.next(); ;) {
+      const page = await next;
+      if (page.done === true) break;
+      // The next page is read while this one is imported: a cursor expires about 2 minutes after its page.
+      next = pages.next();
+      next.catch(() => undefined);
       report.pages += 1;
       report.records.read += page.value.length;
       const kept = page.value.filter((record) => {
