@@ -331,6 +331,18 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.import).toBe(0);
   });
 
+  it('reads the next page while the current one is imported', async () => {
+    const w = await world({ xdr: { latencyMs: 100 } });
+    const nextPageRead: boolean[] = [];
+    // Called as CTIA handles each entity, 100 ms after the bundle arrived.
+    w.xdr.refuseEntities(() => {
+      if (nextPageRead.length === 0) nextPageRead.push(w.spycloud.seen.some((s) => s.url.includes('cursor=')));
+      return false;
+    });
+    expect((await w.sync()).code).toBe(0);
+    expect(nextPageRead).toEqual([true]);
+  });
+
   it('takes a 400 on a later page for an expired cursor (exit 1), not for the end of the watchlist', async () => {
     const w = await world();
     const records = [...expectedGroups(w.dataset, SINCE).values()].flat();
