@@ -66,6 +66,24 @@ export class SpyCloudClient {
     return this.transport.callsAllowed(apiKey);
   }
 
+  /**
+   * The watchlist records modified since `since` (a UTC date, `YYYY-MM-DD`), one
+   * page at a time and every page, so that the sync holds a page at once and may
+   * read the next while it imports one. A 400 on a later page is an expired
+   * cursor: an error, not the end of the list.
+   */
+  async *watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[]> {
+    const path = `/breach/data/watchlist?since_modification_date=${encodeURIComponent(since)}`;
+    let cursor = '';
+    do {
+      const answer = await this.transport.get(cursor === '' ? path : `${path}&cursor=${encodeURIComponent(cursor)}`, caller.apiKey, caller.scope);
+      if (cursor !== '' && answer.status === 400) throw cursorRefused();
+      const read = page(answer);
+      yield read.results;
+      cursor = read.cursor;
+    } while (cursor !== '');
+  }
+
   /** `/health`: 2xx or 400 means SpyCloud accepts this key. */
   async checkHealth(caller: Caller): Promise<void> {
     await this.transport.get(`/watchlist/${segment('example.org')}`, caller.apiKey, caller.scope);
@@ -86,41 +104,19 @@ export class SpyCloudClient {
     return this.pages('/breach/data/watchlist', `since=${encodeURIComponent(since)}&until=${encodeURIComponent(until)}`, maxPages, caller);
   }
 
-  /**
-   * The watchlist records modified since `since` (a UTC date, `YYYY-MM-DD`), one
-   * page at a time and every page, so that the sync holds one page at once.
-   */
-  watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
-    return this.pageStream('/breach/data/watchlist', `since_modification_date=${encodeURIComponent(since)}`, Number.POSITIVE_INFINITY, caller, true);
-  }
-
   /** The records of `path` (with `query`), following cursors up to `maxPages`, in SpyCloud's order. */
   private async pages(path: string, query: string, maxPages: number, caller: Caller): Promise<PagesRead> {
     const records: BreachRecord[] = [];
-    const stream = this.pageStream(path, query, maxPages, caller);
-    for (let next = await stream.next(); ; next = await stream.next()) {
-      if (next.done === true) return { records, complete: next.value };
-      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
-      for (const record of next.value) records.push(record);
-    }
-  }
-
-  /**
-   * Each page of `path` (with `query`) up to `maxPages`; returns whether SpyCloud's last
-   * page was read. `whole`: a 400 on a later page (an expired cursor) is an error, not the end.
-   */
-  private async *pageStream(path: string, query: string, maxPages: number, caller: Caller, whole = false): AsyncGenerator<readonly BreachRecord[], boolean> {
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
-      const raw = await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope);
-      if (whole && cursor !== '' && raw.status === 400) throw cursorRefused();
-      const answer = page(raw);
-      yield answer.results;
+      const answer = page(await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope));
+      // A loop, not push(...results): spreading a page of 100,000+ records overflows the stack.
+      for (const record of answer.results) records.push(record);
       cursor = answer.cursor;
-      if (cursor === '') return true;
+      if (cursor === '') return { records, complete: true };
     }
-    return false;
+    return { records, complete: false };
   }
 
   /**
