@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { CliResult } from '../cli.js';
 import { ConfigError } from '../config.js';
 import { createLogger } from '../log.js';
-import { loadSyncConfig, runSync, succeeded, type SyncConfig, type SyncDeps, type SyncReport } from '../sync/index.js';
+import { loadSyncConfig, logFields, runSync, succeeded, type SyncConfig, type SyncDeps, type SyncReport } from '../sync/index.js';
 import { ENTITY_TYPES } from '../sync/report.js';
 import { UsageError } from './usage.js';
 
@@ -61,27 +61,6 @@ function sinceDay(raw: string | undefined): string | undefined {
     throw new UsageError(`--since must be a UTC date, YYYY-MM-DD, got "${raw}"`);
   }
   return day;
-}
-
-/** The run's log line: counts only. */
-function logFields(report: SyncReport) {
-  return {
-    since: report.since,
-    dry_run: report.dryRun,
-    records_read: report.records.read,
-    records_kept: report.records.kept,
-    records_below_severity: report.records.belowSeverity,
-    records_unusable: report.records.unusable,
-    pages: report.pages,
-    bundles: report.bundles,
-    tokens: report.tokens,
-    ...Object.fromEntries(ENTITY_TYPES.map((type) => [`${type}s`, report.entities[type]])),
-    errors: report.errors,
-    // The source and code only: a SpyCloud error's text may echo what it was sent.
-    ...(report.failure === undefined ? {} : { failure: { source: report.failure.source, code: report.failure.code } }),
-    stopped: report.stopped,
-    duration_ms: report.durationMs,
-  };
 }
 
 /** What went wrong, for the operator: counts and the product's own messages. */

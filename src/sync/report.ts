@@ -57,3 +57,24 @@ export function tally(report: SyncReport, type: string, result: string): void {
 
 /** Exit code 0: everything imported or already there. */
 export const succeeded = (report: SyncReport): boolean => Object.values(report.errors).every((n) => n === 0);
+
+/** The fields of the run's one log line (CLI and Lambda alike): counts only, no email, password or secret. */
+export function logFields(report: SyncReport) {
+  return {
+    since: report.since,
+    dry_run: report.dryRun,
+    records_read: report.records.read,
+    records_kept: report.records.kept,
+    records_below_severity: report.records.belowSeverity,
+    records_unusable: report.records.unusable,
+    pages: report.pages,
+    bundles: report.bundles,
+    tokens: report.tokens,
+    ...Object.fromEntries(ENTITY_TYPES.map((type) => [`${type}s`, report.entities[type]])),
+    errors: report.errors,
+    // The source and code only: a SpyCloud error's text may echo what it was sent.
+    ...(report.failure === undefined ? {} : { failure: { source: report.failure.source, code: report.failure.code } }),
+    stopped: report.stopped,
+    duration_ms: report.durationMs,
+  };
+}
