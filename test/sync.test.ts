@@ -270,6 +270,16 @@ describe('spycloud-relay sync', () => {
     expect(down.xdr.calls.import).toBe(5);
   });
 
+  it('retries an XDR call that times out, then says XDR did not answer', async () => {
+    const w = await world({ xdr: { latencyMs: 400 } });
+    const { code, stderr } = await w.sync(undefined, { xdrTimeoutMs: 100 });
+    expect(code).toBe(1);
+    expect(stderr).toContain('XDR failed, the run ended early: XDR did not answer within 100 ms (token).');
+    // 1 try and 4 retries.
+    expect(w.xdr.standIn.seen.filter((s) => s.path === '/iroh/oauth2/token')).toHaveLength(5);
+    expect(w.spycloud.seen).toHaveLength(0);
+  });
+
   it('stops within SYNC_BUDGET_S when XDR is too slow, and says so', async () => {
     const w = await world({ xdr: { latencyMs: 3_000 } });
     const started = Date.now();
