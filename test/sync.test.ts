@@ -158,6 +158,37 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.token).toBe(1);
   });
 
+  it('keeps one incident for records of one (identity, source) spread over pages, and adds later records to it', async () => {
+    const w = await world({ pageSize: 2 });
+    const groups = expectedGroups(w.dataset, SINCE);
+    const [key, records] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+    expect(records?.length).toBeGreaterThan(4);
+    const { code, stdout } = await w.sync();
+    expect(code).toBe(0);
+    // Sent again with each page's part of the group, CTIA answered `exists` and linked the members to the stored one.
+    expect(logLines(stdout)[0]?.incidents.exists).toBeGreaterThan(0);
+    const incidents = storedOf(w.xdr, 'incident');
+    expect(incidents).toHaveLength(groups.size);
+    const identity = String(key?.split('|')[1]);
+    const incident = incidents.find((i) => i.title.includes(identity) && i.external_ids[0].startsWith(`spycloud-incident-${key?.split('|')[0]}-`));
+    const members = storedOf(w.xdr, 'relationship').filter((r) => r.relationship_type === 'member-of' && r.target_ref === incident?.id);
+    expect(members).toHaveLength(records?.length ?? -1);
+
+    // A day later SpyCloud has one more record of that identity in that source: it joins the same incident.
+    const later = { ...records?.[0], document_id: 'a-later-record', spycloud_publish_date: '2026-06-15T10:00:00Z' };
+    const spycloud = await startSpyCloudSandbox({ dataset: { ...w.dataset, records: [...w.dataset.records, later] }, apiKeys: [SANDBOX_API_KEY] });
+    try {
+      const next = await w.sync(undefined, {}, { SPYCLOUD_API_URL: spycloud.url });
+      expect(next.code).toBe(0);
+      expect(logLines(next.stdout)[0]).toMatchObject({ incidents: { created: 0 }, sightings: { created: 1 }, relationships: { created: 2 } });
+    } finally {
+      await spycloud.close();
+    }
+    const joined = storedOf(w.xdr, 'relationship').filter((r) => r.relationship_type === 'member-of' && r.target_ref === incident?.id);
+    expect(joined).toHaveLength((records?.length ?? 0) + 1);
+    expect(storedOf(w.xdr, 'incident')).toHaveLength(groups.size);
+  });
+
   it('creates nothing on a rerun of the same window', async () => {
     const w = await world();
     expect((await w.sync()).code).toBe(0);
@@ -239,6 +270,26 @@ describe('spycloud-relay sync', () => {
     expect(down.xdr.calls.import).toBe(5);
   });
 
+  it('retries an XDR call that times out, then says XDR did not answer', async () => {
+    const w = await world({ xdr: { latencyMs: 400 } });
+    const { code, stderr } = await w.sync(undefined, { xdrTimeoutMs: 100 });
+    expect(code).toBe(1);
+    expect(stderr).toContain('XDR failed, the run ended early: XDR did not answer within 100 ms (token).');
+    // 1 try and 4 retries.
+    expect(w.xdr.standIn.seen.filter((s) => s.path === '/iroh/oauth2/token')).toHaveLength(5);
+    expect(w.spycloud.seen).toHaveLength(0);
+  });
+
+  it('stops within SYNC_BUDGET_S when XDR is too slow, and says so', async () => {
+    const w = await world({ xdr: { latencyMs: 3_000 } });
+    const started = Date.now();
+    const { code, stderr, stdout } = await w.sync(undefined, { now: Date.now }, { SYNC_BUDGET_S: '1' });
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_900);
+    expect(stderr).toContain('XDR failed, the run ended early: The sync ran out of its 1 s budget (SYNC_BUDGET_S); the next run imports the rest.');
+    expect(logLines(stdout)[0]?.errors.xdr).toBe(1);
+  });
+
   it('stops before reading SpyCloud when XDR refuses the client credentials', async () => {
     const w = await world();
     const { code, stderr, stdout } = await w.sync(undefined, {}, { XDR_CLIENT_SECRET: 'not-the-secret' });
@@ -290,6 +341,31 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.import).toBe(0);
   });
 
+  it('reads the next page while the current one is imported', async () => {
+    const w = await world({ xdr: { latencyMs: 100 } });
+    const nextPageRead: boolean[] = [];
+    // Called as CTIA handles each entity, 100 ms after the bundle arrived.
+    w.xdr.refuseEntities(() => {
+      if (nextPageRead.length === 0) nextPageRead.push(w.spycloud.seen.some((s) => s.url.includes('cursor=')));
+      return false;
+    });
+    // Every record kept: the first page has a bundle of its own.
+    expect((await w.sync(undefined, {}, { SYNC_MIN_SEVERITY: '0' })).code).toBe(0);
+    expect(nextPageRead).toEqual([true]);
+  });
+
+  it('takes a 400 on a later page for an expired cursor (exit 1), not for the end of the watchlist', async () => {
+    const w = await world();
+    const records = [...expectedGroups(w.dataset, SINCE).values()].flat();
+    w.spycloud.route('/breach/data/watchlist', (req, res, seen) => (seen.url.includes('cursor=')
+      ? json({ message: 'Invalid cursor' }, 400)
+      : json({ cursor: 'c2', hits: records.length, results: records.slice(0, 3) }))(req, res, seen));
+    const { code, stderr, stdout } = await w.sync();
+    expect(code).toBe(1);
+    expect(stderr).toContain('SpyCloud failed, the run ended early: SpyCloud refused the cursor of the next page (HTTP 400)');
+    expect(logLines(stdout)[0]).toMatchObject({ pages: 1, sightings: { created: 3 } });
+  });
+
   it('sends no password, plaintext or masked, with the default SYNC_PASSWORD_DISPLAY', async () => {
     const w = await world();
     expect((await w.sync()).code).toBe(0);
@@ -320,7 +396,14 @@ describe('spycloud-relay sync', () => {
     expect(stdout).toContain(`Would import ${groups.size} incidents`);
     expect(stdout.match(/^ {2}SpyCloud: credentials of .+ exposed in .+ \[(Critical|High|Medium)\]$/gm)).toHaveLength(groups.size);
     for (const password of passwordsOf(w.dataset)) expect(stdout).not.toContain(password);
-    expect(logLines(stdout)[0]).toMatchObject({ dry_run: true, incidents: { planned: groups.size, created: 0 } });
+    const records = [...groups.values()].flat();
+    expect(logLines(stdout)[0]).toMatchObject({
+      dry_run: true,
+      incidents: { planned: groups.size, created: 0 },
+      sightings: { planned: records.length },
+      relationships: { planned: 2 * records.length },
+      indicators: { planned: new Set(records.map((r) => r.source_id)).size },
+    });
   });
 
   it('reads the last SYNC_LOOKBACK_DAYS by default, from a UTC date', async () => {

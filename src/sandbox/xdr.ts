@@ -46,6 +46,8 @@ export interface XdrSandboxOptions extends StandInOptions {
   /** Token lifetime (default 600 s, as XDR). */
   tokenLifetimeS?: number;
   now?: () => number;
+  /** Keep every request body in `received` (default true; a bench may not want them in memory). */
+  keepBodies?: boolean;
 }
 
 export interface XdrSandbox {
@@ -137,6 +139,17 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
 
 const COLLECTIONS: Readonly<Record<string, string>> = { incidents: 'incident', sightings: 'sighting', indicators: 'indicator', relationships: 'relationship' };
 
+/** Where `value` holds a null at any depth (`''` for itself), or undefined: CTIM allows none. */
+function nullAt(value: unknown): string | undefined {
+  if (value === null) return '';
+  if (typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const inner = nullAt(item);
+    if (inner !== undefined) return `.${key}${inner}`;
+  }
+  return undefined;
+}
+
 /** Why `entity` (found in `collection`) breaks CTIM's schema, or undefined. */
 function schemaProblem(entity: unknown, type: string): string | undefined {
   if (!isObject(entity)) return `a ${type} that is not an object`;
@@ -146,7 +159,8 @@ function schemaProblem(entity: unknown, type: string): string | undefined {
   for (const name of Object.keys(schema.required)) if (!(name in entity)) return `${entity.id}: missing required key ${name}`;
   for (const [name, value] of Object.entries(entity)) {
     if (name === 'type' || name === 'id') continue;
-    if (value === null) return `${entity.id}: ${name} is null`;
+    const nullPath = nullAt(value);
+    if (nullPath !== undefined) return `${entity.id}: ${name}${nullPath} is null`;
     const check = schema.required[name] ?? schema.optional[name];
     if (check === undefined) return `${entity.id}: disallowed key ${name}`;
     if (!check(value)) return `${entity.id}: invalid ${name}`;
@@ -196,6 +210,9 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const byExternalId = new Map<string, string>();
   const calls: Record<XdrRoute, number> = { token: 0, import: 0 };
   const received: string[] = [];
+  const keep = (body: string) => {
+    if (options.keepBodies !== false) received.push(body);
+  };
   const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 } };
   let dropAfterBundles: number | undefined;
   let refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined;
@@ -216,7 +233,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const token: Handler = async (req, res, seen) => {
     calls.token += 1;
     const body = await readBody(req);
-    received.push(body);
+    keep(body);
     if (injected('token', res)) return;
     if (req.method !== 'POST') return json({ error: 'method_not_allowed' }, 405)(req, res, seen);
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -234,7 +251,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const bundleImport: Handler = async (req, res, seen) => {
     calls.import += 1;
     const body = await readBody(req);
-    received.push(body);
+    keep(body);
     if (injected('import', res)) return;
     const answer = (value: unknown, status = 200) => json(value, status)(req, res, seen);
     if (req.method !== 'POST') return answer({ error: 'method_not_allowed' }, 405);

@@ -75,11 +75,16 @@ export interface IncidentGroup {
 
 /**
  * The groups of `records` (already kept: skipReason undefined), in order of first
- * record. `catalogs` holds the lookups of their source ids.
+ * record; a document met again is left out. `catalogs` holds the lookups of their source ids.
  */
 export function incidentGroups(records: readonly BreachRecord[], catalogs: ReadonlyMap<string, CatalogLookup>, context: MappingContext): IncidentGroup[] {
   const byKey = new Map<string, { identity: Observable; sourceId: string; records: BreachRecord[] }>();
+  // One sighting per document: two entities with one external id in a bundle would both be created.
+  const documents = new Set<string>();
   for (const record of records) {
+    const documentId = idText(record.document_id) as string;
+    if (documents.has(documentId)) continue;
+    documents.add(documentId);
     const identity = identityOf(record) as Observable;
     const sourceId = idText(record.source_id) as string;
     const key = `${sourceId}\u0000${identity.type}\u0000${identity.value}`;

@@ -58,7 +58,7 @@ export function tally(report: SyncReport, type: string, result: string): void {
 /** Exit code 0: everything imported or already there. */
 export const succeeded = (report: SyncReport): boolean => Object.values(report.errors).every((n) => n === 0);
 
-/** The run's log line: counts only. */
+/** The fields of the run's one log line (CLI and Lambda alike): counts only, no email, password or secret. */
 export function reportLogFields(report: SyncReport) {
   return {
     since: report.since,

@@ -5,6 +5,7 @@
 // every entity carries its external id, so what exists is answered `exists`.
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
+import { idText } from '../ctim/common.js';
 import { ctimTimeOf } from '../ctim/time.js';
 import { RelayError } from '../errors.js';
 import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
@@ -64,7 +65,7 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     random,
   });
   const context = { newId: deps.newId ?? randomUUID, now: ctimTimeOf(started), passwordDisplay: config.passwordDisplay };
-  /** Dry run: the incidents already counted. */
+  /** Dry run: the external ids already counted. */
   const planned = new Set<string>();
   let phase: 'xdr' | 'spycloud' = 'xdr';
   try {
@@ -72,7 +73,12 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     if (xdr !== undefined) await xdr.accessToken();
     phase = 'spycloud';
     const pages = spycloud.watchlistModifiedSince(report.since, caller);
-    for (let page = await pages.next(); page.done !== true; page = await pages.next()) {
+    for (let next = pages.next(); ;) {
+      const page = await next;
+      if (page.done === true) break;
+      // The next page is read while this one is imported: a cursor expires about 2 minutes after its page.
+      next = pages.next();
+      next.catch(() => undefined);
       report.pages += 1;
       report.records.read += page.value.length;
       const kept = page.value.filter((record) => {
@@ -82,7 +88,7 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
         return skip === undefined;
       });
       if (kept.length > 0) {
-        const catalogs = await spycloud.catalogs([...new Set(kept.map((r) => String(r.source_id)))], caller);
+        const catalogs = await spycloud.catalogs([...new Set(kept.map((r) => idText(r.source_id) as string))], caller);
         report.errors.catalog += countFailed(catalogs);
         report.records.kept += kept.length;
         phase = 'xdr';
@@ -116,13 +122,11 @@ const countFailed = (catalogs: ReadonlyMap<string, CatalogLookup>): number =>
 /** Imports one bundle and counts CTIA's answer; a bundle CTIA refuses counts all its entities as errors. */
 async function importOne(bundle: Bundle, xdr: XdrClient | undefined, report: SyncReport, planned: Set<string>): Promise<void> {
   report.bundles += 1;
-  const sent = (['incidents', 'sightings', 'indicators', 'relationships'] as const).flatMap((key) => bundle[key].map((e) => e.type));
   if (xdr === undefined) {
-    for (const type of sent) tally(report, type, 'planned');
-    // An incident whose records span pages is sent once per page: planned once.
-    for (const incident of bundle.incidents) {
-      const externalId = incident.external_ids[0] as string;
-      if (planned.has(externalId)) report.entities.incident.planned -= 1;
+    // An incident or indicator goes with every bundle that needs it: planned once.
+    for (const entity of [...bundle.incidents, ...bundle.indicators, ...bundle.sightings, ...bundle.relationships]) {
+      const externalId = entity.external_ids[0] as string;
+      if (!planned.has(externalId)) tally(report, entity.type, 'planned');
       planned.add(externalId);
     }
     return;
@@ -134,6 +138,6 @@ async function importOne(bundle: Bundle, xdr: XdrClient | undefined, report: Syn
     // A refused bundle is that bundle's problem: the next ones may go through.
     if (!(error instanceof RelayError) || error.code !== 'invalid argument') throw error;
     report.errors.bundle += 1;
-    for (const type of sent) tally(report, type, 'error');
+    for (const key of ['incidents', 'sightings', 'indicators', 'relationships'] as const) for (const entity of bundle[key]) tally(report, entity.type, 'error');
   }
 }
