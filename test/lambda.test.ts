@@ -636,7 +636,9 @@ describe('template.yaml (SAM)', () => {
 
   it('ships the one-file bundle alone (Makefile), without source maps to load at each cold start', () => {
     const makefile = readFileSync(new URL('../Makefile', import.meta.url), 'utf8');
-    const recipe = makefile.slice(makefile.indexOf('build-RelayFunction:')).split('\n').slice(1).filter((line) => line.startsWith('\t'));
+    const after = makefile.slice(makefile.indexOf('build-RelayFunction:')).split('\n').slice(1);
+    // The recipe: the tab-indented lines right after the target, up to the next blank line.
+    const recipe = after.slice(0, after.findIndex((line) => !line.startsWith('\t')));
     const shipped = recipe.filter((line) => line.includes('$(ARTIFACTS_DIR)') && !line.includes('mkdir'));
     expect(shipped).toEqual([
       '\tcp dist/lambda.js "$(ARTIFACTS_DIR)/dist/"',

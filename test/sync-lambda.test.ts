@@ -176,7 +176,9 @@ describe('template.yaml: the sync function', () => {
 
   it('ships its one-file bundle alone (Makefile)', () => {
     const makefile = readFileSync(new URL('../Makefile', import.meta.url), 'utf8');
-    const recipe = makefile.slice(makefile.indexOf('build-SyncFunction:')).split('\n').slice(1).filter((line) => line.startsWith('\t'));
+    const after = makefile.slice(makefile.indexOf('build-SyncFunction:')).split('\n').slice(1);
+    // The recipe: the tab-indented lines right after the target, up to the next blank line.
+    const recipe = after.slice(0, after.findIndex((line) => !line.startsWith('\t')));
     expect(recipe.filter((line) => line.includes('$(ARTIFACTS_DIR)') && !line.includes('mkdir'))).toEqual([
       '\tcp dist/sync-lambda.js "$(ARTIFACTS_DIR)/dist/"',
       '\tprintf \'{ "type": "module" }\\n\' > "$(ARTIFACTS_DIR)/package.json"',
