@@ -178,4 +178,17 @@ describe('the connection pool (finding 2)', () => {
     expect(text).toMatch(/^relay_upstream_queue_seconds_bucket\{le="0.001",resource="connection"\} 1$/m);
     expect(text).toMatch(/^relay_upstream_queue_seconds_count\{resource="answer_bytes"\} 1$/m);
   });
+
+  it('a call still waiting for a connection when the request\'s budget runs out ends with the budget error, not a hang', async () => {
+    const w = await world({ SPYCLOUD_MAX_CONNECTIONS: '1', SPYCLOUD_TIMEOUT_MS: '60000', REQUEST_BUDGET_MS: '1000' });
+    w.spycloud.route('/breach/data/emails/*', async (_req, res) => {
+      // Holds the only connection until the relay gives up on it.
+      await new Promise<void>((resolve) => res.once('close', resolve));
+    });
+    const busy = observe(w, ['slow@busy.example']);
+    await until(() => w.spycloud.seen.length === 1);
+    const light = await observe(w, ['analyst@light.example'], LIGHT_KEY);
+    expect(light.body).toEqual({ errors: [{ type: 'fatal', code: 'unknown', message: 'The relay ran out of its 1000 ms budget; results are partial.' }] });
+    expect((await busy).body.errors[0].message).toBe('The relay ran out of its 1000 ms budget; results are partial.');
+  });
 });

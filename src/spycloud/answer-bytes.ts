@@ -93,8 +93,8 @@ export class AnswerBytes {
 
   /** Gives back everything `hold` holds. */
   close(answer: AnswerHold): void {
+    // Its reader closes it only once its last wait has ended, so it is never queued here.
     const hold = answer as Hold;
-    if (hold.waiter !== undefined) this.unqueue(hold.waiter);
     if (hold.bytes > 0) {
       this.held -= hold.bytes;
       const left = (this.byKey.get(hold.key) ?? 0) - hold.bytes;
