@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { processStats, startBenchRelay } from './relay-process.mjs';
 import { fairness } from './fairness.mjs';
+import { fairShare } from './fair-share.mjs';
 import { tilesBench } from './tiles.mjs';
 import { speedBench } from './speed.mjs';
 import { breachWorld, forkSpyCloud, startJwksHost } from './world.mjs';
@@ -252,6 +253,10 @@ async function main() {
     const fair = await fairness({ latencyMs: L });
     console.log('\ntargets (issue 7):');
     for (const [pass, text] of fair) verdict(pass, text);
+    // Fair shares of the byte cap and the connection pool (issue 15), on relay processes of their own.
+    const shares = await fairShare({ latencyMs: L, jwks });
+    console.log('\ntargets (issue 15):');
+    for (const [pass, text] of shares) verdict(pass, text);
     // Dashboard tiles (issue 9), on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });
     // Speed against a baseline commit built from git (issue 11), on relays and stand-ins of its own.
