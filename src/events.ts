@@ -12,7 +12,7 @@ export type QueueResource = 'connection' | 'answer_bytes';
 export interface RelayEvents {
   upstreamCall(kind: UpstreamKind, outcome: UpstreamOutcome): void;
   upstreamRetry(kind: UpstreamKind): void;
-  /** How long one call waited for `resource` (0 when it did not wait). */
+  /** How long one call that had to wait for `resource` waited. */
   upstreamQueued(resource: QueueResource, seconds: number): void;
   catalogLookup(result: 'hit' | 'stale' | 'miss'): void;
   jwksFetch(outcome: 'ok' | 'failed'): void;

@@ -33,7 +33,7 @@ export class RelayMetrics implements RelayEvents {
     this.retries = new Counter({ name: 'relay_upstream_retries_total', help: 'SpyCloud calls retried, by endpoint kind.', labelNames: ['kind'], registers });
     this.timeouts = new Counter({ name: 'relay_upstream_timeouts_total', help: 'SpyCloud calls that timed out, by endpoint kind.', labelNames: ['kind'], registers });
     this.queued = new Histogram({
-      name: 'relay_upstream_queue_seconds', help: 'Time a SpyCloud call waited for a connection slot or for answer-byte room (0 if none), by resource.',
+      name: 'relay_upstream_queue_seconds', help: 'Time SpyCloud calls that had to wait waited for a connection slot or for answer-byte room, by resource.',
       labelNames: ['resource'], registers, buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25],
     });
     this.catalogs = new Counter({ name: 'relay_catalog_cache_total', help: 'Breach catalog lookups: hit, stale (served while refreshed) or miss.', labelNames: ['result'], registers });

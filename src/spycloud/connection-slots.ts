@@ -23,18 +23,24 @@ export class ConnectionSlots {
 
   constructor(readonly capacity: number) {}
 
+  /** Takes a slot for a call of `key` if one is free now; never waits. */
+  tryAcquire(key: string): boolean {
+    // Nobody waits while a slot is free: release hands each freed slot on at once.
+    if (this.used >= this.capacity) return false;
+    this.used += 1;
+    const share = this.shares.get(key);
+    if (share === undefined) this.shares.set(key, { using: 1, waiting: [] });
+    else share.using += 1;
+    return true;
+  }
+
   /** Takes a slot for a call of `key`, waiting at most `maxWaitMs` (QueueTimeout after that). */
   acquire(key: string, maxWaitMs: number): Promise<void> {
+    if (this.tryAcquire(key)) return Promise.resolve();
     let share = this.shares.get(key);
     if (share === undefined) {
       share = { using: 0, waiting: [] };
       this.shares.set(key, share);
-    }
-    // Nobody waits while a slot is free: release hands each freed slot on at once.
-    if (this.used < this.capacity) {
-      this.used += 1;
-      share.using += 1;
-      return Promise.resolve();
     }
     if (maxWaitMs <= 0) {
       this.forgetIdle(key, share);

@@ -15,6 +15,8 @@ import type { RelayError } from '../errors.js';
 
 const MAX_RETRIES = 2;
 const MAX_BODY_BYTES = 64 << 20;
+/** Answers up to this length (declared) are read in one go when their room is free at once. */
+const SMALL_ANSWER_BYTES = 64 << 10;
 
 export interface TransportOptions {
   baseUrl: string;
@@ -106,15 +108,17 @@ export class SpyCloudTransport {
     // Waiting for a connection is not the call's own time: its timeout starts once it
     // has one (a light tenant's calls must not time out behind busy ones); the
     // request's budget still bounds the wait.
-    const queuedAt = now();
-    try {
-      await connections.acquire(apiKey, scope.deadline - queuedAt);
-    } catch (error) {
-      if (!(error instanceof QueueTimeout)) throw error;
-      events.upstreamQueued('connection', (now() - queuedAt) / 1000);
-      return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
+    if (!connections.tryAcquire(apiKey)) {
+      const queuedAt = now();
+      try {
+        await connections.acquire(apiKey, scope.deadline - queuedAt);
+      } catch (error) {
+        if (!(error instanceof QueueTimeout)) throw error;
+        return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
+      } finally {
+        events.upstreamQueued('connection', (now() - queuedAt) / 1000);
+      }
     }
-    events.upstreamQueued('connection', (now() - queuedAt) / 1000);
     try {
       return await this.call(path, apiKey, scope);
     } finally {
@@ -167,7 +171,7 @@ export class SpyCloudTransport {
     const hold = answerBytes.open(apiKey);
     const chunks: Buffer[] = [];
     let size = 0;
-    let waitedMs = 0;
+    let waitedMs: number | undefined;
     try {
       const declared = Number(response.headers['content-length']);
       if (Number.isSafeInteger(declared) && declared > MAX_BODY_BYTES) {
@@ -177,6 +181,11 @@ export class SpyCloudTransport {
       }
       // An answer larger than the whole cap can never fit: no use reading it.
       if (Number.isSafeInteger(declared) && declared > answerBytes.capacity) throw new NoRoom();
+      // A small answer (most are) is held whole from its headers on when it fits now and read in
+      // one go, the cheapest way; holding a few KiB ahead of their arrival keeps nobody waiting.
+      if (Number.isSafeInteger(declared) && declared > 0 && declared <= SMALL_ANSWER_BYTES && answerBytes.tryTake(hold, declared)) {
+        return await body.text();
+      }
       for await (const chunk of body as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > MAX_BODY_BYTES) {
@@ -188,7 +197,7 @@ export class SpyCloudTransport {
           try {
             await answerBytes.take(hold, chunk.length, deadline - pausedAt);
           } finally {
-            waitedMs += now() - pausedAt;
+            waitedMs = (waitedMs ?? 0) + now() - pausedAt;
           }
         }
         chunks.push(chunk);
@@ -199,7 +208,7 @@ export class SpyCloudTransport {
       return answerBytesFull(answerBytes.capacity);
     } finally {
       answerBytes.close(hold);
-      this.events.upstreamQueued('answer_bytes', waitedMs / 1000);
+      if (waitedMs !== undefined) this.events.upstreamQueued('answer_bytes', waitedMs / 1000);
     }
     return Buffer.concat(chunks, size).toString('utf8');
   }
