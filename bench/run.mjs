@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { processStats, startBenchRelay } from './relay-process.mjs';
 import { fairness } from './fairness.mjs';
+import { fairShare } from './fair-share.mjs';
 import { tilesBench } from './tiles.mjs';
 import { speedBench } from './speed.mjs';
 import { syncBench } from './sync.mjs';
@@ -253,6 +254,10 @@ async function main() {
     const fair = await fairness({ latencyMs: L });
     console.log('\ntargets (fairness):');
     for (const [pass, text] of fair) verdict(pass, text);
+    // Fair shares of the byte cap and the connection pool (issue 15), on relay processes of their own.
+    const shares = await fairShare({ latencyMs: L, jwks });
+    console.log('\ntargets (issue 15):');
+    for (const [pass, text] of shares) verdict(pass, text);
     // Dashboard tiles (issue 9), on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });
     // The alerts sync, as its own process against the SpyCloud and XDR sandboxes.

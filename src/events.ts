@@ -6,10 +6,14 @@
 export type UpstreamKind = 'records' | 'catalog' | 'watchlist' | 'health';
 /** An upstream call's end: its HTTP status, or how it failed without one. */
 export type UpstreamOutcome = number | 'timeout' | 'error';
+/** What a SpyCloud call may queue for: a relay-wide connection slot, or room for its answer's bytes. */
+export type QueueResource = 'connection' | 'answer_bytes';
 
 export interface RelayEvents {
   upstreamCall(kind: UpstreamKind, outcome: UpstreamOutcome): void;
   upstreamRetry(kind: UpstreamKind): void;
+  /** How long one call that had to wait for `resource` waited. */
+  upstreamQueued(resource: QueueResource, seconds: number): void;
   catalogLookup(result: 'hit' | 'stale' | 'miss'): void;
   jwksFetch(outcome: 'ok' | 'failed'): void;
   tilesCache(result: 'hit' | 'shared' | 'read'): void;
@@ -19,6 +23,7 @@ export interface RelayEvents {
 export const NO_EVENTS: RelayEvents = {
   upstreamCall: () => undefined,
   upstreamRetry: () => undefined,
+  upstreamQueued: () => undefined,
   catalogLookup: () => undefined,
   jwksFetch: () => undefined,
   tilesCache: () => undefined,

@@ -5,7 +5,7 @@
 // ever holds an API key, a tenant hash, an observable value or a token: routes are
 // the route table's paths, upstream calls are named by kind.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RelayEvents, UpstreamKind, UpstreamOutcome } from './events.js';
+import type { QueueResource, RelayEvents, UpstreamKind, UpstreamOutcome } from './events.js';
 
 export class RelayMetrics implements RelayEvents {
   readonly registry = new Registry();
@@ -15,6 +15,7 @@ export class RelayMetrics implements RelayEvents {
   private readonly upstream: Counter<'kind' | 'status'>;
   private readonly retries: Counter<'kind'>;
   private readonly timeouts: Counter<'kind'>;
+  private readonly queued: Histogram<'resource'>;
   private readonly catalogs: Counter<'result'>;
   private readonly jwks: Counter<'outcome'>;
   private readonly tiles: Counter<'result'>;
@@ -31,6 +32,10 @@ export class RelayMetrics implements RelayEvents {
     this.upstream = new Counter({ name: 'relay_upstream_calls_total', help: 'SpyCloud calls, by endpoint kind and HTTP status (or timeout, error).', labelNames: ['kind', 'status'], registers });
     this.retries = new Counter({ name: 'relay_upstream_retries_total', help: 'SpyCloud calls retried, by endpoint kind.', labelNames: ['kind'], registers });
     this.timeouts = new Counter({ name: 'relay_upstream_timeouts_total', help: 'SpyCloud calls that timed out, by endpoint kind.', labelNames: ['kind'], registers });
+    this.queued = new Histogram({
+      name: 'relay_upstream_queue_seconds', help: 'Time SpyCloud calls that had to wait waited for a connection slot or for answer-byte room, by resource.',
+      labelNames: ['resource'], registers, buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25],
+    });
     this.catalogs = new Counter({ name: 'relay_catalog_cache_total', help: 'Breach catalog lookups: hit, stale (served while refreshed) or miss.', labelNames: ['result'], registers });
     this.jwks = new Counter({ name: 'relay_jwks_fetches_total', help: 'JWKS key set fetches, by outcome.', labelNames: ['outcome'], registers });
     this.tiles = new Counter({ name: 'relay_tiles_cache_total', help: 'Tile aggregate lookups: hit, shared (joined a read in flight) or read.', labelNames: ['result'], registers });
@@ -53,6 +58,10 @@ export class RelayMetrics implements RelayEvents {
 
   upstreamRetry(kind: UpstreamKind): void {
     this.retries.inc({ kind });
+  }
+
+  upstreamQueued(resource: QueueResource, seconds: number): void {
+    this.queued.observe({ resource }, seconds);
   }
 
   catalogLookup(result: 'hit' | 'stale' | 'miss'): void {

@@ -16,6 +16,7 @@ import type { RelayMetrics } from './metrics.js';
 import { CatalogStore } from './spycloud/catalog-store.js';
 import { AnswerBytes } from './spycloud/answer-bytes.js';
 import { SpyCloudClient } from './spycloud/client.js';
+import { ConnectionSlots } from './spycloud/connection-slots.js';
 import { KeyLimiter } from './spycloud/key-limiter.js';
 import { SpyCloudTransport } from './spycloud/transport.js';
 import { Dashboard } from './tiles/dashboard.js';
@@ -77,6 +78,7 @@ export function createSpyCloud(
     dispatcher,
     limiter: new KeyLimiter(config.spycloudMaxConcurrency),
     answerBytes: new AnswerBytes(config.spycloudMaxBufferedBytes),
+    connections: new ConnectionSlots(config.spycloudMaxConnections),
     events,
     now,
     random: options.random ?? Math.random,

@@ -6,6 +6,7 @@ import { enrich } from '../src/enrich.js';
 import type { RelayOptions } from '../src/relay.js';
 import { AnswerBytes } from '../src/spycloud/answer-bytes.js';
 import { CatalogStore } from '../src/spycloud/catalog-store.js';
+import { ConnectionSlots } from '../src/spycloud/connection-slots.js';
 import { SpyCloudClient } from '../src/spycloud/client.js';
 import { KeyLimiter } from '../src/spycloud/key-limiter.js';
 import { SpyCloudTransport } from '../src/spycloud/transport.js';
@@ -102,7 +103,7 @@ describe('one answer is bounded (finding 1)', () => {
     closers.push(() => dispatcher.close());
     const transport = new SpyCloudTransport({
       baseUrl: spycloud.url, timeoutMs: 5_000, retryBaseMs: 0, userAgent: 'test', dispatcher,
-      limiter: new KeyLimiter(8), answerBytes: new AnswerBytes(1 << 20), now: Date.now, random: Math.random,
+      limiter: new KeyLimiter(8), answerBytes: new AnswerBytes(1 << 20), connections: new ConnectionSlots(8), now: Date.now, random: Math.random,
     });
     const client = new SpyCloudClient(transport, new CatalogStore(3600, Date.now), 10);
     const pauses: number[] = [];
@@ -150,23 +151,23 @@ describe('SpyCloud answers are bounded (finding 2)', () => {
     expect((await w.relay.post('/version')).body).toEqual({ version: '1.0.0' });
   });
 
-  it('a call that would pass the limit waits while another answer is being read, then goes on', async () => {
+  it('an answer that does not fit beside another being read pauses, and goes on once that one is done', async () => {
     const w = await world({ SPYCLOUD_MAX_BUFFERED_MB: '1' });
-    // The first answer streams 600 KB and then stalls until the test lets it finish.
+    // The first answer streams all its 600 KB and then stalls, unfinished, until the test lets it end.
     let resume!: () => void;
     const stalled = new Promise<void>((resolve) => {
       resume = resolve;
     });
     let streaming = false;
     w.spycloud.route(emailPath('first@example.org'), async (_req, res) => {
-      const text = JSON.stringify({ cursor: '', hits: 1, results: [{ email: 'first@example.org', source_id: 1, padding: 'x'.repeat(1_000_000) }] });
+      const text = JSON.stringify({ cursor: '', hits: 1, results: [{ email: 'first@example.org', source_id: 1, padding: 'x'.repeat(600_000) }] });
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.write(text.slice(0, 600_000));
+      res.write(text);
       streaming = true;
       await stalled;
-      res.end(text.slice(600_000));
+      res.end();
     });
-    // The second is 0.7 MB, its length declared: it does not fit beside the first's 600 KB.
+    // The second is 0.7 MB, its length declared: it does not fit beside the first's 600 KB, and it holds only what came.
     const secondText = JSON.stringify({ cursor: '', hits: 5_400, results: records('second@example.org', 5_400, 1) });
     w.spycloud.route(emailPath('second@example.org'), (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(secondText)) });

@@ -1,16 +1,16 @@
 // A relay-wide cap on SpyCloud answer bytes held at once (issue 7): many
-// tenants' large answers together must not exhaust the process's memory. Bytes
-// are reserved as an answer arrives and released once it has been read (the
-// caller parses it at once and keeps only the records it shows), so a request
-// never holds room while it waits for more.
+// tenants' large answers together must not exhaust the process's memory.
+// Bytes are held as they arrive, never ahead of them (a declared length that
+// trickles in holds only what came), and released once the answer has been read
+// (the caller parses it at once and keeps only the records it shows).
+// Fair under pressure (issue 15): room goes to whichever waiting chunk fits, so
+// a small answer never waits behind a larger one; an answer that finds no room
+// pauses its reading; and when every answer holding bytes is paused (none could
+// ever release room), a paused answer of the key holding the most is failed, so
+// the tenant pressing the cap loses, not the others.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-interface Waiter {
-  bytes: number;
-  grant: () => void;
-}
-
-/** Thrown by `reserve` when no room came free within the wait it was allowed. */
+/** Thrown by `take` when no room came free in time, or when this answer had to give way. */
 export class NoRoom extends Error {
   constructor() {
     super('no room for more SpyCloud answer bytes');
@@ -18,64 +18,143 @@ export class NoRoom extends Error {
   }
 }
 
+/** The bytes one answer holds; from `open`, given back with `close`. */
+export interface AnswerHold {
+  readonly bytes: number;
+}
+
+interface Hold extends AnswerHold {
+  readonly key: string;
+  bytes: number;
+  waiter: Waiter | undefined;
+}
+
+interface Waiter {
+  hold: Hold;
+  bytes: number;
+  grant: () => void;
+  fail: () => void;
+}
+
 export class AnswerBytes {
   private held = 0;
+  /** Answers holding bytes now. */
+  private readonly holders = new Set<Hold>();
+  /** Bytes held per API key, for choosing who gives way. */
+  private readonly byKey = new Map<string, number>();
   private readonly waiting: Waiter[] = [];
 
   constructor(readonly capacity: number) {}
 
-  /** Reserves `bytes`, waiting at most `maxWaitMs` for room; first come, first served. */
-  reserve(bytes: number, maxWaitMs: number): Promise<void> {
-    if (this.waiting.length === 0 && this.held + bytes <= this.capacity) {
-      this.held += bytes;
-      return Promise.resolve();
-    }
+  /** An account for one answer of `key`, holding nothing yet. */
+  open(key: string): AnswerHold {
+    const hold: Hold = { key, bytes: 0, waiter: undefined };
+    return hold;
+  }
+
+  /** Adds `bytes` to `hold` if they fit now, waiters or not (a call that fits never waits); never waits. */
+  tryTake(answer: AnswerHold, bytes: number): boolean {
+    if (this.held + bytes > this.capacity) return false;
+    this.add(answer as Hold, bytes);
+    return true;
+  }
+
+  /**
+   * Adds `bytes` to `hold`, waiting at most `maxWaitMs` for room. Fails at once
+   * when the answer would pass the whole cap (it could never fit).
+   */
+  take(answer: AnswerHold, bytes: number, maxWaitMs: number): Promise<void> {
+    const hold = answer as Hold;
+    if (hold.bytes + bytes > this.capacity) return Promise.reject(new NoRoom());
+    if (this.tryTake(hold, bytes)) return Promise.resolve();
     if (maxWaitMs <= 0) return Promise.reject(new NoRoom());
     return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.unqueue(waiter);
+        reject(new NoRoom());
+      }, Math.min(maxWaitMs, MAX_TIMER_MS));
       const waiter: Waiter = {
+        hold,
         bytes,
         grant: () => {
           clearTimeout(timer);
           resolve();
         },
+        fail: () => {
+          clearTimeout(timer);
+          reject(new NoRoom());
+        },
       };
-      const timer = setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        reject(new NoRoom());
-        // The head may have been what blocked the others.
-        this.grantWaiting();
-      }, Math.min(maxWaitMs, MAX_TIMER_MS));
+      hold.waiter = waiter;
       this.waiting.push(waiter);
+      this.settle();
     });
   }
 
-  /**
-   * Reserves `bytes` now if they fit, waiters or not: for an answer already being
-   * read, which must never wait while it holds room (two such could wait on each other).
-   */
-  tryReserve(bytes: number): boolean {
-    if (this.held + bytes > this.capacity) return false;
-    this.held += bytes;
-    return true;
+  /** Gives back everything `hold` holds. */
+  close(answer: AnswerHold): void {
+    // Its reader closes it only once its last wait has ended, so it is never queued here.
+    const hold = answer as Hold;
+    if (hold.bytes > 0) {
+      this.held -= hold.bytes;
+      const left = (this.byKey.get(hold.key) ?? 0) - hold.bytes;
+      if (left > 0) this.byKey.set(hold.key, left);
+      else this.byKey.delete(hold.key);
+      hold.bytes = 0;
+      this.holders.delete(hold);
+    }
+    this.settle();
   }
 
-  release(bytes: number): void {
-    this.held = Math.max(0, this.held - bytes);
-    this.grantWaiting();
-  }
-
-  /** Bytes reserved now (for tests and the bench). */
+  /** Bytes held now (for tests and the bench). */
   get inUse(): number {
     return this.held;
   }
 
-  private grantWaiting(): void {
-    while (this.waiting.length > 0) {
-      const head = this.waiting[0] as Waiter;
-      if (this.held + head.bytes > this.capacity) return;
-      this.waiting.shift();
-      this.held += head.bytes;
-      head.grant();
+  private add(hold: Hold, bytes: number): void {
+    if (bytes === 0) return;
+    this.held += bytes;
+    hold.bytes += bytes;
+    this.byKey.set(hold.key, (this.byKey.get(hold.key) ?? 0) + bytes);
+    this.holders.add(hold);
+  }
+
+  private unqueue(waiter: Waiter): void {
+    const at = this.waiting.indexOf(waiter);
+    if (at >= 0) this.waiting.splice(at, 1);
+    waiter.hold.waiter = undefined;
+  }
+
+  /**
+   * Grants every waiter that fits, those of keys holding the least first (so room
+   * an answer gave back goes to the others before its own key), skipping those
+   * that do not fit; then breaks a standstill.
+   */
+  private settle(): void {
+    if (this.waiting.length === 0) return;
+    const held = (waiter: Waiter) => this.byKey.get(waiter.hold.key) ?? 0;
+    // Stable: equals keep their arrival order.
+    const turns = this.waiting.length === 1 ? this.waiting.slice() : this.waiting.slice().sort((a, b) => held(a) - held(b));
+    for (const waiter of turns) {
+      if (this.held + waiter.bytes > this.capacity) continue;
+      this.unqueue(waiter);
+      this.add(waiter.hold, waiter.bytes);
+      waiter.grant();
     }
+    if (this.waiting.length === 0) return;
+    // Room comes free only when an answer holding bytes finishes; if all of them wait, none will.
+    for (const hold of this.holders) if (hold.waiter === undefined) return;
+    // A standstill has a waiter holding bytes: with nothing held, any waiter would fit.
+    const loser = this.waiting.reduce((worst, waiter) => (this.presses(waiter, worst) ? waiter : worst));
+    this.unqueue(loser);
+    // It gives its bytes back when its reader closes the hold; until then it counts as not waiting.
+    loser.fail();
+  }
+
+  /** Whether `a` presses the cap more than `b`: its key holds more, or (same key total) it does. */
+  private presses(a: Waiter, b: Waiter): boolean {
+    const keyA = this.byKey.get(a.hold.key) ?? 0;
+    const keyB = this.byKey.get(b.hold.key) ?? 0;
+    return keyA !== keyB ? keyA > keyB : a.hold.bytes > b.hold.bytes;
   }
 }

@@ -1,9 +1,11 @@
-// One SpyCloud GET, done right: per-key concurrency cap, timeout, retries with
-// full-jitter back-off and Retry-After, the request's budget (RELAY.md §4.2).
+// One SpyCloud GET, done right: per-key concurrency cap, a fair share of the
+// relay-wide connections, timeout, retries with full-jitter back-off and
+// Retry-After, the request's budget, the answer-byte cap (RELAY.md §4.2).
 import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
 import { NO_EVENTS, upstreamKind, type RelayEvents } from '../events.js';
 import { NoRoom, type AnswerBytes } from './answer-bytes.js';
+import type { ConnectionSlots } from './connection-slots.js';
 import { QueueTimeout, type Feedback, type KeyLimiter } from './key-limiter.js';
 import {
   answerBytesFull, budgetSpent, isConnectionReset, isRetryableStatus, retryAfterMs, statusError, timedOut,
@@ -13,6 +15,8 @@ import type { RelayError } from '../errors.js';
 
 const MAX_RETRIES = 2;
 const MAX_BODY_BYTES = 64 << 20;
+/** Answers up to this length (declared) are read in one go when their room is free at once. */
+const SMALL_ANSWER_BYTES = 64 << 10;
 
 export interface TransportOptions {
   baseUrl: string;
@@ -22,6 +26,8 @@ export interface TransportOptions {
   dispatcher: Dispatcher;
   limiter: KeyLimiter;
   answerBytes: AnswerBytes;
+  /** Relay-wide slots for SpyCloud connections (SPYCLOUD_MAX_CONNECTIONS), shared fairly between keys. */
+  connections: ConnectionSlots;
   /** Calls, statuses and retries, for the metrics. */
   events?: RelayEvents;
   now: () => number;
@@ -97,13 +103,38 @@ export class SpyCloudTransport {
   }
 
   private async once(path: string, apiKey: string, scope: RequestScope): Promise<Attempt> {
+    const { connections, now } = this.options;
+    const { events } = this;
+    // Waiting for a connection is not the call's own time: its timeout starts once it
+    // has one (a light tenant's calls must not time out behind busy ones); the
+    // request's budget still bounds the wait.
+    if (!connections.tryAcquire(apiKey)) {
+      const queuedAt = now();
+      try {
+        await connections.acquire(apiKey, scope.deadline - queuedAt);
+      } catch (error) {
+        if (!(error instanceof QueueTimeout)) throw error;
+        return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
+      } finally {
+        events.upstreamQueued('connection', (now() - queuedAt) / 1000);
+      }
+    }
+    try {
+      return await this.call(path, apiKey, scope);
+    } finally {
+      connections.release(apiKey);
+    }
+  }
+
+  private async call(path: string, apiKey: string, scope: RequestScope): Promise<Attempt> {
     const { timeoutMs } = this.options;
     const remaining = scope.deadline - this.options.now();
     if (remaining <= 0) return { kind: 'failed', error: budgetSpent(scope.budgetMs), retryable: false };
     const budgetBound = remaining < timeoutMs;
     const { events } = this;
     const kind = upstreamKind(path);
-    const signal = AbortSignal.timeout(Math.min(timeoutMs, remaining));
+    const callMs = Math.min(timeoutMs, remaining);
+    const signal = AbortSignal.timeout(callMs);
     scope.upstreamCalls += 1;
     try {
       // Origin and path go separately: a URL string would be normalised, and a dot
@@ -115,7 +146,7 @@ export class SpyCloudTransport {
         signal,
         headers: { 'x-api-key': apiKey, accept: 'application/json', 'user-agent': this.options.userAgent },
       });
-      const text = await this.readText(response, Math.min(timeoutMs, remaining));
+      const text = await this.readText(response, apiKey, this.options.now() + callMs);
       events.upstreamCall(kind, response.statusCode);
       if (typeof text !== 'string') return { kind: 'failed', error: text, retryable: false };
       return { kind: 'answer', answer: { status: response.statusCode, headers: response.headers, text } };
@@ -129,35 +160,30 @@ export class SpyCloudTransport {
   }
 
   /**
-   * The body as text, its bytes reserved against the relay-wide cap as they
-   * arrive (all at once when the length is declared) until it has been read:
-   * the caller parses it at once and keeps only the records it needs.
+   * The body as text, its bytes held against the relay-wide cap as they arrive
+   * (never ahead of them, declared length or not) until it has been read: the
+   * caller parses it at once and keeps only the records it needs. Where the cap
+   * is full, reading pauses until room comes free, at most until `deadline`.
    */
-  private async readText(response: Dispatcher.ResponseData, maxWaitMs: number): Promise<string | RelayError> {
+  private async readText(response: Dispatcher.ResponseData, apiKey: string, deadline: number): Promise<string | RelayError> {
     const { body } = response;
-    const { answerBytes } = this.options;
-    let reserved = 0;
-    const reserveUpTo = async (size: number) => {
-      // An answer larger than the whole cap can never fit: no use waiting.
-      if (size > answerBytes.capacity) throw new NoRoom();
-      // Wait only while holding nothing: an answer holding room and waiting for more
-      // could wait on another doing the same. With a declared length that is the only wait.
-      if (reserved === 0) await answerBytes.reserve(size, maxWaitMs);
-      else if (!answerBytes.tryReserve(size - reserved)) throw new NoRoom();
-      reserved = size;
-    };
+    const { answerBytes, now } = this.options;
+    const hold = answerBytes.open(apiKey);
     const chunks: Buffer[] = [];
     let size = 0;
+    let waitedMs: number | undefined;
     try {
       const declared = Number(response.headers['content-length']);
-      if (Number.isSafeInteger(declared) && declared > 0) {
-        if (declared > MAX_BODY_BYTES) {
-          // Destroying an unread undici body emits an AbortError: nobody else listens for it.
-          body.on('error', () => undefined).destroy();
-          return unexpectedBody(response.statusCode);
-        }
-        await reserveUpTo(declared);
-        // The length is known and reserved: undici reads the body in one go (it refuses a body longer than declared).
+      if (Number.isSafeInteger(declared) && declared > MAX_BODY_BYTES) {
+        // Destroying an unread undici body emits an AbortError: nobody else listens for it.
+        body.on('error', () => undefined).destroy();
+        return unexpectedBody(response.statusCode);
+      }
+      // An answer larger than the whole cap can never fit: no use reading it.
+      if (Number.isSafeInteger(declared) && declared > answerBytes.capacity) throw new NoRoom();
+      // A small answer (most are) is held whole from its headers on when it fits now and read in
+      // one go, the cheapest way; holding a few KiB ahead of their arrival keeps nobody waiting.
+      if (Number.isSafeInteger(declared) && declared > 0 && declared <= SMALL_ANSWER_BYTES && answerBytes.tryTake(hold, declared)) {
         return await body.text();
       }
       for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -166,7 +192,14 @@ export class SpyCloudTransport {
           body.destroy();
           return unexpectedBody(response.statusCode);
         }
-        if (size > reserved) await reserveUpTo(size);
+        if (!answerBytes.tryTake(hold, chunk.length)) {
+          const pausedAt = now();
+          try {
+            await answerBytes.take(hold, chunk.length, deadline - pausedAt);
+          } finally {
+            waitedMs = (waitedMs ?? 0) + now() - pausedAt;
+          }
+        }
         chunks.push(chunk);
       }
     } catch (error) {
@@ -174,8 +207,9 @@ export class SpyCloudTransport {
       body.on('error', () => undefined).destroy();
       return answerBytesFull(answerBytes.capacity);
     } finally {
-      answerBytes.release(reserved);
+      answerBytes.close(hold);
+      if (waitedMs !== undefined) this.events.upstreamQueued('answer_bytes', waitedMs / 1000);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks, size).toString('utf8');
   }
 }
