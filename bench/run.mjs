@@ -256,7 +256,7 @@ async function main() {
     for (const [pass, text] of fair) verdict(pass, text);
     // Fair shares of the byte cap and the connection pool (issue 15), on relay processes of their own.
     const shares = await fairShare({ latencyMs: L, jwks });
-    console.log('\ntargets (issue 15):');
+    console.log('\ntargets (fair shares under pressure):');
     for (const [pass, text] of shares) verdict(pass, text);
     // Dashboard tiles (issue 9), on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });
