@@ -285,6 +285,19 @@ describe('pagination (RELAY.md §4.1, §5)', () => {
     expect(body.errors).toBeUndefined();
   });
 
+  it('keeps the first page when a later page answers 400 (no results, as a first-page 400 is)', async () => {
+    const w = await world();
+    w.spycloud.route(emailPath(EMAIL), (req, res, seen) => {
+      const query = new URL(seen.url, 'http://x').searchParams;
+      (query.get('cursor') === null ? page(firstPage, 'expired') : json({ message: 'bad request' }, 400))(req, res, seen);
+    });
+    w.spycloud.route('/breach/catalog/*', catalogs({ 1: catalog(1), 2: catalog(2) }));
+    const { body } = await observe(w, [EMAIL]);
+    expect(recordsCalls(w, emailPath(EMAIL))).toHaveLength(2);
+    expect(body.data.sightings.docs.map((s: any) => s.external_ids[0])).toEqual(['doc-1', 'doc-2']);
+    expect(body.errors).toBeUndefined();
+  });
+
   it('stops after SPYCLOUD_MAX_PAGES pages', async () => {
     const w = await world({ SPYCLOUD_MAX_PAGES: '1' });
     w.spycloud.route(emailPath(EMAIL), pages);

@@ -43,7 +43,7 @@ const segment = (value: string): string =>
   // encodeURIComponent leaves dots alone; a segment of only dots must still name a value, not climb.
   /^\.{1,2}$/.test(value) ? value.replaceAll('.', '%2E') : encodeURIComponent(value);
 
-/** A 400 on a later page: SpyCloud's cursors expire about 2 minutes after their page. An error, not the end of the list. */
+/** A 400 on a later page of the sync: SpyCloud's cursors expire about 2 minutes after their page. */
 const cursorRefused = (): RelayError =>
   new RelayError('unknown', 'SpyCloud refused the cursor of the next page (HTTP 400): it expires about 2 minutes after its page.');
 
@@ -103,11 +103,12 @@ export class SpyCloudClient {
   /**
    * The watchlist records modified since `since` (a UTC date, `YYYY-MM-DD`), one
    * page at a time and every page, so that the sync holds a page at once and may
-   * read the next while it imports one.
+   * read the next while it imports one. A 400 on a later page is an expired
+   * cursor: an error, so that a run never takes a cut list for the whole window.
    */
   watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
     const query = `since_modification_date=${encodeURIComponent(since)}`;
-    return this.pageStream('/breach/data/watchlist', query, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, caller);
+    return this.pageStream('/breach/data/watchlist', query, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, caller, true);
   }
 
   /** Hands `take` each page of `path` (with `query`) before the next is asked for; see pageStream. */
@@ -124,14 +125,17 @@ export class SpyCloudClient {
   /**
    * The one page-following loop: each page of `path` (with `query`) in SpyCloud's
    * order, following cursors up to `maxPages`; a page over `perPage` records is cut
-   * there and ends the read. Returns whether SpyCloud's last page was read.
+   * there and ends the read. Returns whether SpyCloud's last page was read. A 400
+   * is no results (RELAY.md §4.4), on a later page too, unless `expiredCursorFails`.
    */
-  private async *pageStream(path: string, query: string, maxPages: number, perPage: number, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
+  private async *pageStream(
+    path: string, query: string, maxPages: number, perPage: number, caller: Caller, expiredCursorFails = false,
+  ): AsyncGenerator<readonly BreachRecord[], boolean> {
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
       const answer = await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope);
-      if (cursor !== '' && answer.status === 400) throw cursorRefused();
+      if (expiredCursorFails && cursor !== '' && answer.status === 400) throw cursorRefused();
       const read = page(answer);
       const overfull = read.results.length > perPage;
       yield overfull ? read.results.slice(0, perPage) : read.results;
