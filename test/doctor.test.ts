@@ -154,6 +154,15 @@ describe('failures: a FAIL line that says what to do, exit 1 (2 for the configur
     expect(refused.stdout).not.toContain('hunter2');
   });
 
+  it('hides a login whose password holds a raw / ? or #, in the configuration\'s FAIL line', async () => {
+    for (const value of ['http://alice:hun/ter2@proxy.example:3128', 'https://alice:hu?n#ter2@api.example:443x']) {
+      const run = await doctor({ ...healthy(), SPYCLOUD_API_URL: value });
+      expect(run.code).toBe(2);
+      expect(run.check('configuration').detail).toMatch(/^Invalid configuration: SPYCLOUD_API_URL must be an http\(s\) URL, got "https?:\/\/\*\*\*@(proxy|api)\.example:\d+x?" → /);
+      for (const secret of ['alice', 'hun/ter2', 'hu?n#ter2']) expect(run.stdout).not.toContain(secret);
+    }
+  });
+
   it('TLS files the server could not read fail the configuration, as they stop the server', async () => {
     const run = await doctor({ ...healthy(), TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem' });
     expect(run.code).toBe(2);
