@@ -2,7 +2,7 @@
 // stops the process with a message that names the variable.
 import { MAX_ENTITIES_LIMIT } from './auth/tenant.js';
 import { DEFAULT_PASSWORD_DISPLAY, PASSWORD_DISPLAYS, passwordDisplayOf, type PasswordDisplay } from './password-display.js';
-import { redactUrlCredentials } from './redact.js';
+import { redactLogin, redactUrlCredentials } from './redact.js';
 
 export const DEFAULT_JWKS_HOSTS = [
   'visibility.amp.cisco.com',
@@ -99,10 +99,10 @@ export function httpUrl(env: Env, name: string, fallback: string | undefined): s
   try {
     url = new URL(raw.replace('{host}', 'host.invalid'));
   } catch {
-    throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+    throw new ConfigError(name, `must be an http(s) URL, got "${redactLogin(raw)}"`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(name, `must be an http(s) URL, got "${raw}"`);
+    throw new ConfigError(name, `must be an http(s) URL, got "${redactLogin(raw)}"`);
   }
   return raw.replace(/\/+$/, '');
 }
@@ -132,7 +132,7 @@ function jwksAllowedHosts(env: Env): readonly string[] {
     const host = entry.trim().toLowerCase();
     if (host === '') throw new ConfigError('JWKS_ALLOWED_HOSTS', `has an empty entry in "${raw}": separate hosts with single commas`);
     if (!HOST_PORT.test(host) || Number(/:(\d+)$/.exec(host)?.[1] ?? 0) > 65535) {
-      throw new ConfigError('JWKS_ALLOWED_HOSTS', `entry "${entry.trim()}" is not a bare host[:port] (no scheme, path or spaces), e.g. visibility.amp.cisco.com`);
+      throw new ConfigError('JWKS_ALLOWED_HOSTS', `entry "${redactLogin(entry.trim())}" is not a bare host[:port] (no scheme, path or spaces), e.g. visibility.amp.cisco.com`);
     }
     return host;
   });

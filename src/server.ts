@@ -2,12 +2,10 @@
 // GET /metrics on METRICS_PORT, and on SIGTERM/SIGINT stop accepting, let
 // in-flight requests finish, then exit 0.
 import { serve, type ServerType } from '@hono/node-server';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { createMetricsApp } from './app.js';
@@ -15,6 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { RelayMetrics } from './metrics.js';
 import { createRelay, type RelayOptions } from './relay.js';
+import { tlsCredentials } from './tls.js';
 
 export interface RunningServer {
   server: ServerType;
@@ -30,45 +29,7 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-export function readTlsFile(variable: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new ConfigError(variable, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}): ${path}`);
-  }
-}
-
 const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-/**
- * The certificate and key, checked one by one so that a bad file is named
- * (OpenSSL's own text says `no start line` or `key values mismatch`, and no file).
- */
-function tlsCredentials(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
-  const cert = readTlsFile('TLS_CERT_FILE', certFile);
-  const key = readTlsFile('TLS_KEY_FILE', keyFile);
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(cert);
-  } catch (error) {
-    throw new ConfigError('TLS_CERT_FILE', `holds no PEM certificate (${reason(error)}): ${certFile}`);
-  }
-  let privateKey: ReturnType<typeof createPrivateKey>;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (error) {
-    throw new ConfigError('TLS_KEY_FILE', `holds no PEM private key, or one locked with a passphrase (${reason(error)}): ${keyFile}`);
-  }
-  if (!certificate.checkPrivateKey(privateKey)) {
-    throw new ConfigError('TLS_KEY_FILE', `is not the key of the certificate in TLS_CERT_FILE (key values mismatch): ${keyFile}`);
-  }
-  try {
-    createSecureContext({ cert, key });
-  } catch (error) {
-    throw new ConfigError('TLS_CERT_FILE', `and TLS_KEY_FILE are refused by OpenSSL (${reason(error)}): ${certFile}, ${keyFile}`);
-  }
-  return { cert, key };
-}
 
 /** Why the relay cannot listen, naming the variable to change rather than the system call. */
 function listenError(variable: 'PORT' | 'METRICS_PORT', host: string, port: number, error: unknown): Error {

@@ -2,6 +2,7 @@
 // closes the pipe early, and what the demo leaves in the temp folder.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,11 +44,11 @@ interface Run {
  * Runs the CLI with its temp folder at `tmp`. With `closeAfterFirstChunk`, the
  * reader of stdout goes away after the first chunk, as `| head -3` does.
  */
-function run(args: string[], tmp: string, closeAfterFirstChunk = false): Promise<Run> {
+function run(args: string[], tmp: string, closeAfterFirstChunk = false, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
+      env: { PATH: process.env.PATH ?? '', TMPDIR: tmp, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -98,6 +99,18 @@ describe('node dist/cli.js', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.match(/is not a valid email/g)).toHaveLength(1);
+  });
+
+  it('sets 1, a failed check, when SpyCloud cannot be reached: the lookup was no mistake', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const result = await run(['lookup', 'jdoe@example.com'], tmp, false, {
+      SPYCLOUD_API_URL: `http://127.0.0.1:${port}`, SPYCLOUD_API_KEY: 'test-key', SPYCLOUD_RETRY_BASE_MS: '0',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^jdoe@example\.com \(email\): failed\n {2}error: SpyCloud could not be reached: /);
   });
 
   it('--version', async () => {

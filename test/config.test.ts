@@ -2,6 +2,7 @@
 // relay with a message naming the variable (ConfigError).
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_JWKS_HOSTS, loadConfig } from '../src/config.js';
+import { xdrAccess } from '../src/sync/config.js';
 
 const refusal = (env: Record<string, string>) => {
   try {
@@ -231,6 +232,32 @@ describe('a bad value stops the relay with a message naming the variable', () =>
     const jwks = refusal({ JWKS_ALLOWED_HOSTS: 'https://bob:s3cr%40t@keys.example.com' });
     expect(jwks).toMatch(/^Invalid configuration: JWKS_ALLOWED_HOSTS entry "https:\/\/\*\*\*@keys.example.com" is not/);
     expect(jwks).not.toContain('s3cr');
+  });
+
+  it('repeats no part of a login, even one with a raw / ? # : or space in its password', () => {
+    for (const [name, value, shown] of [
+      ['SPYCLOUD_API_URL', 'http://user:p/ss@proxy.example:3128', 'http://***@proxy.example:3128'],
+      ['RELAY_PUBLIC_URL', 'https://user:p?a#ss@relay.example', 'https://***@relay.example'],
+      ['JWKS_URL_TEMPLATE', 'ftp://user:pa:ss/x@{host}/jwks', 'ftp://***@{host}/jwks'],
+      ['SPYCLOUD_API_URL', 'http://user:pa ss@api.example:x', 'http://***@api.example:x'],
+      ['JWKS_ALLOWED_HOSTS', 'bob:s3/cr#t@keys.example.com', '***@keys.example.com'],
+    ] as const) {
+      const message = refusal({ [name]: value });
+      expect(message).toContain(`"${shown}"`);
+      for (const secret of ['user', 'p/ss', 'p?a#ss', 'pa:ss', 'pa ss', 's3/cr#t']) expect(message).not.toContain(secret);
+    }
+  });
+
+  it('the sync\'s XDR URLs, read by the same rule, repeat no login either', () => {
+    for (const name of ['XDR_TOKEN_URL', 'XDR_INTEL_URL']) {
+      let message = '';
+      try {
+        xdrAccess({ [name]: 'http://client:p/ss#1@xdr.example:99999' }, false);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toBe(`Invalid configuration: ${name} must be an http(s) URL, got "http://***@xdr.example:99999"`);
+    }
   });
 
   it('never repeats the secret', () => {

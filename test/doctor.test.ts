@@ -6,9 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HELP, runCli } from '../src/cli.js';
 import { DOCTOR_HELP, egressProxy } from '../src/cli/doctor.js';
 import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { startServer } from '../src/server.js';
 import { startProxy, VIA, type TestProxy } from './support/proxy.js';
 import { startExampleSpyCloud } from './support/spycloud.js';
 import { json, startStandIn, type StandIn } from './support/stand-in.js';
+import { selfSignedCertificate } from './support/tls.js';
 import { xdrSigner } from './support/tokens.js';
 import { API_KEY } from './support/xdr.js';
 
@@ -154,10 +157,36 @@ describe('failures: a FAIL line that says what to do, exit 1 (2 for the configur
     expect(refused.stdout).not.toContain('hunter2');
   });
 
+  it('hides a login whose password holds a raw / ? or #, in the configuration\'s FAIL line', async () => {
+    for (const value of ['http://alice:hun/ter2@proxy.example:3128', 'https://alice:hu?n#ter2@api.example:443x']) {
+      const run = await doctor({ ...healthy(), SPYCLOUD_API_URL: value });
+      expect(run.code).toBe(2);
+      expect(run.check('configuration').detail).toMatch(/^Invalid configuration: SPYCLOUD_API_URL must be an http\(s\) URL, got "https?:\/\/\*\*\*@(proxy|api)\.example:\d+x?" → /);
+      for (const secret of ['alice', 'hun/ter2', 'hu?n#ter2']) expect(run.stdout).not.toContain(secret);
+    }
+  });
+
   it('TLS files the server could not read fail the configuration, as they stop the server', async () => {
     const run = await doctor({ ...healthy(), TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem' });
     expect(run.code).toBe(2);
     expect(run.check('configuration').detail).toMatch(/^Invalid configuration: TLS_CERT_FILE cannot be read \(ENOENT\): \/nonexistent\/cert\.pem → /);
+  });
+
+  it('a TLS key that is not the certificate\'s fails as the relay\'s start does, with its message', async () => {
+    const own = selfSignedCertificate();
+    const other = selfSignedCertificate();
+    const tls = { TLS_CERT_FILE: own.certFile, TLS_KEY_FILE: other.keyFile };
+    const started = await startServer(loadConfig({ ...healthy(), ...tls, PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1' }), { logger: createLogger('silent') })
+      .then(async (running) => {
+        await running.close();
+        return 'started';
+      }, (error: unknown) => (error as Error).message);
+    expect(started).toBe(`Invalid configuration: TLS_KEY_FILE is not the key of the certificate in TLS_CERT_FILE (key values mismatch): ${other.keyFile}`);
+
+    const run = await doctor({ ...healthy(), ...tls });
+    expect(run.code).toBe(2);
+    expect(run.check('configuration').detail).toBe(`${started} → fix that variable (README: Configuration); the relay would not start`);
+    expect((await doctor({ ...healthy(), TLS_CERT_FILE: own.certFile, TLS_KEY_FILE: own.keyFile })).check('configuration').status).toBe('ok');
   });
 
   it('a JWKS host that is down', async () => {

@@ -108,16 +108,20 @@ describe('URL logins (RELAY.md §8: no password in any message)', () => {
     ['got "http://alice:p@ss@proxy.example:3128"', 'got "http://***@proxy.example:3128"'],
     ['http://alice@proxy.example/ and https://b:c@d.example?x=1', 'http://***@proxy.example/ and https://***@d.example?x=1'],
     ['HTTPS://U:P@HOST', 'HTTPS://***@HOST'],
+    ['got "http://user:p/ss@proxy.example:3128"', 'got "http://***@proxy.example:3128"'],
+    ['http://user:p?s#s:x@proxy.example:3128/path and more', 'http://***@proxy.example:3128/path and more'],
+    ["proxy 'https://tok/en+==@proxy.example' refused", "proxy 'https://***@proxy.example' refused"],
+    // Where a login ends cannot be told from a path holding an @: the safe side hides both.
+    ['https://api.spycloud.io/enterprise-v2/breach/data/emails/jdoe@example.com', 'https://***@example.com'],
   ])('%s → %s', (text, redacted) => {
     expect(redactUrlCredentials(text)).toBe(redacted);
   });
 
   it.each([
-    'https://api.spycloud.io/enterprise-v2/breach/data/emails/jdoe@example.com',
-    'https://host.example?email=jdoe@example.com',
+    'https://api.spycloud.io/enterprise-v2/breach/data/emails/jdoe',
     'jdoe@example.com',
     'mailto:jdoe@example.com',
-  ])('leaves %s as it is (an @ after the host is no login)', (text) => {
+  ])('leaves %s as it is (no URL with an @)', (text) => {
     expect(redactUrlCredentials(text)).toBe(text);
   });
 
@@ -130,11 +134,12 @@ describe('URL logins (RELAY.md §8: no password in any message)', () => {
       },
     });
     const logger = createLogger('info', sink);
-    logger.error({ err: new Error('connect ECONNREFUSED via http://alice:hunter2@proxy.example:3128'), upstream: 'https://bob:s3cret@api.example' }, 'unexpected failure');
+    logger.error({ err: new Error('connect ECONNREFUSED via http://alice:hunter2@proxy.example:3128'), upstream: 'https://bob:s3cret@api.example', proxy: 'http://carol:p/ss#w@proxy.example' }, 'unexpected failure');
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0] as string);
     expect(line.err.message).toBe('connect ECONNREFUSED via http://***@proxy.example:3128');
     expect(line.upstream).toBe('https://***@api.example');
-    for (const secret of ['alice', 'hunter2', 'bob', 's3cret']) expect(lines[0]).not.toContain(secret);
+    expect(line.proxy).toBe('http://***@proxy.example');
+    for (const secret of ['alice', 'hunter2', 'bob', 's3cret', 'carol', 'p/ss#w']) expect(lines[0]).not.toContain(secret);
   });
 });

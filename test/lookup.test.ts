@@ -136,7 +136,7 @@ describe('nothing found, and values the relay would not send', () => {
   });
 });
 
-describe('errors: exit 2, the relay\'s own words, told once', () => {
+describe('errors, in the relay\'s own words, told once: exit 1 when one stops the lookup (a failed check, as in doctor and sync), 2 for the configuration', () => {
   /** How often a text shows in all the command printed. */
   const times = (result: { stdout: string; stderr: string }, text: string) => (result.stdout + result.stderr).split(text).length - 1;
 
@@ -145,13 +145,13 @@ describe('errors: exit 2, the relay\'s own words, told once', () => {
     try {
       const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: refusing.url, SPYCLOUD_API_KEY: API_KEY });
       expect(result).toEqual({
-        code: 2,
+        code: 1,
         stdout: `${EXAMPLE_EMAIL} (email): failed\n  error: Authorization failed: SpyCloud refused the API key; check SPYCLOUD_API_KEY or --key.\n`,
         stderr: '',
       });
       // --json is the relay's answer, as XDR gets it; its error, in the relay's own words, once on stderr.
       const json = await runCli(['lookup', '--json', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: refusing.url, SPYCLOUD_API_KEY: API_KEY });
-      expect(json.code).toBe(2);
+      expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout).errors).toEqual([{ type: 'fatal', code: 'authorization error', message: 'Authorization failed: Invalid API key \u001b[31mcall +1-555-0100' }]);
       expect(json.stderr).toBe('spycloud-relay: Authorization failed: SpyCloud refused the API key; check SPYCLOUD_API_KEY or --key.\n');
     } finally {
@@ -163,7 +163,7 @@ describe('errors: exit 2, the relay\'s own words, told once', () => {
     const odd = await startStandIn({ '/breach/data/*': json({ message: 'Teapot says hi' }, 418) });
     try {
       const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: odd.url, SPYCLOUD_API_KEY: API_KEY });
-      expect(result.code).toBe(2);
+      expect(result.code).toBe(1);
       expect(result.stdout).toBe(`${EXAMPLE_EMAIL} (email): failed\n  error: Unexpected answer from SpyCloud: HTTP 418.\n`);
       expect(result.stdout + result.stderr).not.toContain('Teapot');
     } finally {
@@ -175,7 +175,7 @@ describe('errors: exit 2, the relay\'s own words, told once', () => {
     const refusing = await startStandIn({ '/breach/data/*': json({ message: 'Forbidden' }, 403, { 'SpyCloud-Error': 'Invalid IP' }) });
     try {
       const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: refusing.url, SPYCLOUD_API_KEY: API_KEY });
-      expect(result.code).toBe(2);
+      expect(result.code).toBe(1);
       const hint = "Authorization failed: SpyCloud does not accept calls from this relay's IP address. Ask SpyCloud to allow-list it.";
       expect(result.stdout).toBe(`${EXAMPLE_EMAIL} (email): failed\n  error: ${hint}\n`);
       expect(times(result, hint)).toBe(1);
@@ -186,7 +186,7 @@ describe('errors: exit 2, the relay\'s own words, told once', () => {
 
   it('a failing value ends the answer in request order; what came before stays', async () => {
     const result = await lookup([EXAMPLE_EMAIL, 'broken@example.com', 'nobody@example.com']);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stderr).toBe('');
     expect(times(result, 'The Spycloud internal error.')).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
@@ -196,7 +196,7 @@ describe('errors: exit 2, the relay\'s own words, told once', () => {
 
   it('values after the failing one are left out of the answer, even with records', async () => {
     const result = await lookup(['broken@example.com', EXAMPLE_EMAIL]);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stdout).toBe('broken@example.com (email): failed\n  error: The Spycloud internal error.\n'
       + `${EXAMPLE_EMAIL} (email): 4 breach records, left out of the answer: the lookup ended at an error\n`);
   });
@@ -205,7 +205,7 @@ describe('errors: exit 2, the relay\'s own words, told once', () => {
     const gone = await startStandIn();
     await gone.close();
     const result = await runCli(['lookup', EXAMPLE_EMAIL], { SPYCLOUD_API_URL: gone.url, SPYCLOUD_API_KEY: API_KEY });
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^\S+ \(email\): failed\n {2}error: SpyCloud could not be reached: .*ECONNREFUSED.*\.\n$/);
     expect(result.stderr).toBe('');
   });
@@ -313,9 +313,9 @@ describe('--json: the relay\'s own answer', () => {
     expect(labelled(answer)).toEqual(labelled(expected));
   });
 
-  it('equals the relay\'s error answer too, and exits 2 with the error once on stderr', async () => {
+  it('equals the relay\'s error answer too, and exits 1 with the error once on stderr', async () => {
     const result = await lookup(['--json', EXAMPLE_EMAIL, 'broken@example.com']);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stderr).toBe('spycloud-relay: The Spycloud internal error.\n');
     const expected = await relayAnswer([{ type: 'email', value: EXAMPLE_EMAIL }, { type: 'email', value: 'broken@example.com' }]);
     expect(expected.errors.at(-1)).toEqual({ type: 'fatal', code: 'internal error', message: 'The Spycloud internal error.' });

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { RelayError, toRelayError } from '../errors.js';
 import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
 import { redactUrlCredentials } from '../redact.js';
-import { readTlsFile } from '../server.js';
+import { tlsCredentials } from '../tls.js';
 import { EXIT } from './usage.js';
 import { budgetSpent, IP_NOT_ALLOWED, timedOut, transportError } from '../spycloud/upstream-errors.js';
 import { xdrAccess, type XdrAccess } from '../sync/config.js';
@@ -21,10 +21,11 @@ type Env = Record<string, string | undefined>;
 
 export const DOCTOR_HELP = `Usage: spycloud-relay doctor [--key K]
 
-  Reads the relay's configuration from the environment as the relay would,
-  then checks from this machine, through the relay's egress proxy if any:
-  each JWKS host of JWKS_ALLOWED_HOSTS (XDR-hosted mode), that SpyCloud
-  answers, and, with a key, that SpyCloud accepts it. One line per check:
+  Reads the relay's configuration from the environment as the relay would
+  (TLS_CERT_FILE and TLS_KEY_FILE included), then checks from this machine,
+  through the relay's egress proxy if any: each JWKS host of
+  JWKS_ALLOWED_HOSTS (XDR-hosted mode), that SpyCloud answers, and, with a
+  key, that SpyCloud accepts it. One line per check:
   ok, warn or FAIL, with what to do. Each check waits SPYCLOUD_TIMEOUT_MS.
   With XDR_CLIENT_ID set, also the sync's XDR API client: that XDR gives it
   a token, and that the private intelligence host answers.
@@ -95,11 +96,8 @@ function configuration(env: Env): { config?: Config; check: Check } {
   const name = 'configuration';
   try {
     const config = loadConfig(env);
-    // The server reads these at start too, and stops when it cannot.
-    if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
-      readTlsFile('TLS_CERT_FILE', config.tlsCertFile);
-      readTlsFile('TLS_KEY_FILE', config.tlsKeyFile);
-    }
+    // The server checks these at start too, and stops when they do not do.
+    if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) tlsCredentials(config.tlsCertFile, config.tlsKeyFile);
     const mode = config.secretKey === undefined
       ? `XDR-hosted mode (RS256 tokens; JWKS hosts ${config.jwksAllowedHosts.join(', ')})`
       : 'self-hosted mode (HS256 tokens signed with SECRET_KEY)';

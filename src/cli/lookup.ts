@@ -38,10 +38,10 @@ export const LOOKUP_HELP = `Usage: spycloud-relay lookup <value>... [--type TYPE
                      (itself masked by default).
   -h, --help         Show this help.
 
-  Exit code 0: something found; 1: nothing found; 2: a mistake on the command
-  line (a malformed value included), a configuration error, or an error that
-  stopped the lookup (SpyCloud refused the key, did not answer): 1 always
-  means SpyCloud holds nothing. See "spycloud-relay --help".
+  Exit code 0: something found; 1: nothing found, or an error stopped the
+  lookup (SpyCloud refused the key, did not answer; the output says which);
+  2: a mistake on the command line (a malformed value included) or a
+  configuration error. See "spycloud-relay --help".
 `;
 
 /** The type of a bare value: email if it has an @, else the first of ip, ipv6, domain it is a well-formed one of. */
@@ -140,7 +140,9 @@ export async function lookup(args: string[], env: Env, _nowMs: number, terminal:
   const answer = envelope(result.data, result.errors);
   const fatal = result.errors.find((error) => error.type === 'fatal');
   const found = (answer.data as { sightings?: unknown } | undefined)?.sightings !== undefined;
-  const code = fatal !== undefined ? EXIT.usage : found ? EXIT.ok : EXIT.notFound;
+  // A lookup an error stopped is a failed check (1), as in doctor and sync, even after some
+  // values were found; 2 is for mistakes on the command line and configuration.
+  const code = found && fatal === undefined ? EXIT.ok : EXIT.notFound;
   // The error is told once: in the summary, by the value it stopped at; beside --json's answer, on stderr.
   if (values.json !== true) return { code, stdout: summary({ observables, outcomes, answer }), stderr: '' };
   return { code, stdout: `${JSON.stringify(answer, null, 2)}\n`, stderr: fatal === undefined ? '' : `spycloud-relay: ${ownText(fatal)}\n` };
