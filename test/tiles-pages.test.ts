@@ -7,6 +7,7 @@ import { PeriodCount } from '../src/tiles/period-count.js';
 import { periodWindow } from '../src/tiles/window.js';
 import type { CatalogLookup } from '../src/spycloud/types.js';
 import { catalogs } from './support/spycloud.js';
+import type { Handler } from './support/stand-in.js';
 import { WATCHLIST_PATH, watchlistPages, watchRecord } from './support/watchlist.js';
 import { startXdrWorld, type XdrWorld } from './support/xdr.js';
 
@@ -66,6 +67,51 @@ describe('a watchlist page over 1,000 records', () => {
   });
 });
 
+describe('catalog calls of a tile read', () => {
+  it('run alongside the pages: every page is asked for before the first catalog answer, ten ids a call', async () => {
+    // Ten pages, each with ten sources never seen before; every tenth source a combolist.
+    const pages = Array.from({ length: 10 }, (_, p) => Array.from({ length: 100 }, (__, n) => watchRecord({
+      at: new Date(NOW - (1 + n) * HOUR).toISOString().replace('.000Z', 'Z'),
+      email: `user${n}@acme.example`,
+      severity: 30,
+      source: 10 * p + (n % 10),
+    })));
+    const table = Object.fromEntries(Array.from({ length: 100 }, (_, id) => [String(id), { id, title: `Breach ${id}`, combo_list_flag: id % 10 === 0 }]));
+    const w = await startXdrWorld({ SPYCLOUD_RETRY_BASE_MS: '5' }, { now: () => NOW });
+    worlds.push(w);
+    const events: string[] = [];
+    const pageHandler = watchlistPages(pages);
+    w.spycloud.route(WATCHLIST_PATH, (req, res, seen) => {
+      events.push('page');
+      return pageHandler(req, res, seen);
+    });
+    // Catalog answers are held until the tenth page was asked for (or 3 s, so that a read that waits for them ends).
+    let allPagesAsked: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      allPagesAsked = resolve;
+      setTimeout(resolve, 3_000).unref();
+    });
+    const catalogHandler = catalogs(table);
+    w.spycloud.route('/breach/catalog/*', (async (req, res, seen) => {
+      events.push('catalog asked');
+      if (events.filter((e) => e === 'page').length === 10) allPagesAsked();
+      await held;
+      events.push('catalog answered');
+      catalogHandler(req, res, seen);
+    }) as Handler);
+    const { status, body } = await w.relay.post('/tiles/tile-data', { tile_id: 'spycloud-severity', period: 'last_7_days' }, await w.auth());
+    expect(status).toBe(200);
+    // The figures need every catalog: the combolists' records count Medium, the rest Critical.
+    expect(body.data.data.map((b: { key: string; value: number }) => [b.key, b.value])).toEqual([['Critical', 900], ['Medium', 100]]);
+    const firstAnswer = events.indexOf('catalog answered');
+    expect(events.slice(0, firstAnswer).filter((e) => e === 'page')).toHaveLength(10);
+    // At the floor: 100 sources make ten catalog calls of ten ids.
+    const asked = w.spycloud.seen.filter((s) => s.path.startsWith('/breach/catalog/')).map((s) => s.path.split('/').at(-1)?.split(','));
+    expect(asked).toHaveLength(10);
+    for (const ids of asked) expect(ids).toHaveLength(10);
+  });
+});
+
 describe('PeriodCount', () => {
   it('counts page by page exactly what aggregate counts at once, asking for catalogs ten unknown sources at a time', async () => {
     const window = periodWindow('last_7_days', NOW);
@@ -95,5 +141,36 @@ describe('PeriodCount', () => {
     expect(paged.bySeverity.Medium).toBeGreaterThan(0);
     // Each source asked for once.
     expect(asked.flat().sort()).toEqual(Array.from({ length: 40 }, (_, n) => String(n)).sort());
+  });
+
+  it('keeps at most 5,000 levels waiting: then it asks for the sources it has (fewer than ten) and waits', async () => {
+    const window = periodWindow('last_7_days', NOW);
+    const asked: Array<{ ids: string[]; afterPage: number }> = [];
+    let pagesCounted = 0;
+    const count = new PeriodCount(window, async (ids) => {
+      asked.push({ ids: [...ids], afterPage: pagesCounted });
+      return new Map(ids.map((id) => [id, { status: 'found', catalog: { id, combo_list_flag: id === '1' } } as const]));
+    });
+    const page = Array.from({ length: 1_000 }, (_, n) => watchRecord({ at: new Date(NOW - HOUR).toISOString().replace('.000Z', 'Z'), severity: 30, source: n % 3 }));
+    for (let p = 0; p < 6; p++) {
+      await count.page(page);
+      pagesCounted += 1;
+    }
+    // Three sources never make ten: they were asked for when the fifth page's levels waited, not at the end.
+    expect(asked).toEqual([{ ids: ['0', '1', '2'], afterPage: 4 }]);
+    const figures = await count.result(undefined);
+    // Source 1, a combolist, has 333 records a page: Medium; the rest Critical.
+    expect(figures.bySeverity).toEqual({ Critical: 4_002, High: 0, Medium: 1_998, Low: 0, Unknown: 0 });
+  });
+
+  it('a catalog call that fails the request fails the read: the next page and the result', async () => {
+    const count = new PeriodCount(periodWindow('last_7_days', NOW), async () => {
+      throw new Error('key refused');
+    });
+    const tenSources = Array.from({ length: 10 }, (_, n) => watchRecord({ at: new Date(NOW - HOUR).toISOString().replace('.000Z', 'Z'), source: n }));
+    await count.page(tenSources);
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(count.page(tenSources)).rejects.toThrow('key refused');
+    await expect(count.result(undefined)).rejects.toThrow('key refused');
   });
 });
