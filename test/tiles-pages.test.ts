@@ -2,7 +2,7 @@
 // the 1,000 records SpyCloud documents; one with more is cut there, nothing after it
 // is read, and every tile says so. The relay on a real port, the watchlist a stand-in.
 import { afterEach, describe, expect, it } from 'vitest';
-import { aggregate } from '../src/tiles/aggregate.js';
+import { LEVELS, type Level } from '../src/tiles/aggregate.js';
 import { PeriodCount } from '../src/tiles/period-count.js';
 import { periodWindow } from '../src/tiles/window.js';
 import type { CatalogLookup } from '../src/spycloud/types.js';
@@ -13,6 +13,7 @@ import { startXdrWorld, type XdrWorld } from './support/xdr.js';
 
 const NOW = Date.UTC(2026, 2, 15, 14, 30);
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const TILE_IDS = ['spycloud-exposure', 'spycloud-severity', 'spycloud-timeline', 'spycloud-top-breaches', 'spycloud-top-identities'];
 
 let worlds: XdrWorld[] = [];
@@ -113,15 +114,18 @@ describe('catalog calls of a tile read', () => {
 });
 
 describe('PeriodCount', () => {
-  it('counts page by page exactly what aggregate counts at once, asking for catalogs ten unknown sources at a time', async () => {
+  it('counts page by page the figures worked out from the records\' facts, asking for catalogs ten unknown sources at a time', async () => {
     const window = periodWindow('last_7_days', NOW);
     // 40 sources over 4 pages; every fifth source a combolist (its records count Medium), source 7 unreadable.
-    const records = Array.from({ length: 4_000 }, (_, n) => watchRecord({
-      at: new Date(NOW - (1 + (n % 150)) * HOUR).toISOString().replace('.000Z', 'Z'),
-      email: `user${n % 70}@acme.example`,
-      severity: [2, 5, 20, 30][n % 4],
+    const facts = Array.from({ length: 4_000 }, (_, n) => ({
+      at: NOW - (1 + (n % 150)) * HOUR,
+      identity: `user${n % 70}@acme.example`,
+      severity: [2, 5, 20, 30][n % 4] as number,
       source: n % 40,
       machine: n % 9 === 0 ? `m${n % 13}` : undefined,
+    }));
+    const records = facts.map((f) => watchRecord({
+      at: new Date(f.at).toISOString().replace('.000Z', 'Z'), email: f.identity, severity: f.severity, source: f.source, machine: f.machine,
     }));
     const lookup = (id: string): CatalogLookup => (id === '7'
       ? { status: 'failed', reason: 'HTTP 503' }
@@ -133,14 +137,49 @@ describe('PeriodCount', () => {
     });
     for (let from = 0; from < records.length; from += 1_000) await count.page(records.slice(from, from + 1_000));
     const paged = await count.result(undefined);
-    const atOnce = aggregate(records, window, undefined, (id) => {
-      const found = lookup(id);
-      return found.status === 'found' ? found.catalog : undefined;
+
+    // The figures, worked out from the facts alone (every record is inside the window).
+    const levelOf = (f: typeof facts[number]): Level => (f.source % 5 === 0 ? 'Medium'
+      : f.severity < 3 ? 'Low' : f.severity < 6 ? 'Medium' : f.severity < 26 ? 'High' : 'Critical');
+    const levels = (): Record<Level, number> => ({ Critical: 0, High: 0, Medium: 0, Low: 0, Unknown: 0 });
+    const bySeverity = levels();
+    const timeline = Array.from({ length: window.buckets }, levels);
+    const sources = new Map<string, { sourceId: string; records: number; newestMs: number }>();
+    const identities = new Map<string, { identity: string; records: number; worst: Level; newestMs: number }>();
+    for (const f of facts) {
+      const level = levelOf(f);
+      bySeverity[level] += 1;
+      (timeline[Math.floor((f.at - window.firstBucketMs) / DAY)] as Record<Level, number>)[level] += 1;
+      const source = sources.get(String(f.source)) ?? { sourceId: String(f.source), records: 0, newestMs: 0 };
+      sources.set(source.sourceId, { ...source, records: source.records + 1, newestMs: Math.max(source.newestMs, f.at) });
+      const identity = identities.get(f.identity) ?? { identity: f.identity, records: 0, worst: 'Unknown', newestMs: 0 };
+      const worst = LEVELS.indexOf(level) < LEVELS.indexOf(identity.worst) ? level : identity.worst;
+      identities.set(f.identity, { ...identity, records: identity.records + 1, worst, newestMs: Math.max(identity.newestMs, f.at) });
+    }
+    const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const top = <T extends { records: number; newestMs: number }>(all: Iterable<T>, name: (t: T) => string) => [...all]
+      .sort((a, b) => b.records - a.records || b.newestMs - a.newestMs || byName(name(a), name(b))).slice(0, 10);
+    expect(paged).toEqual({
+      window,
+      exposure: {
+        records: 4_000,
+        identities: 70,
+        infectedMachines: 13,
+        sessionCookies: 1_000,
+        plaintextPasswords: 0,
+      },
+      bySeverity,
+      timeline,
+      topBreaches: top(sources.values(), (s) => s.sourceId),
+      topIdentities: top(identities.values(), (i) => i.identity),
+      truncatedAt: undefined,
+      unreadCatalogs: [{ id: '7', reason: 'HTTP 503' }],
     });
-    expect(paged).toEqual({ ...atOnce, unreadCatalogs: [{ id: '7', reason: 'HTTP 503' }] });
-    expect(paged.bySeverity.Medium).toBeGreaterThan(0);
-    // Each source asked for once.
+    // By hand: the 8 combolists' 800 records are Medium; the other 32 sources' 3,200 split evenly over the four severities.
+    expect(bySeverity).toEqual({ Critical: 800, High: 800, Medium: 1_600, Low: 800, Unknown: 0 });
+    // Each source asked for once, ten a call.
     expect(asked.flat().sort()).toEqual(Array.from({ length: 40 }, (_, n) => String(n)).sort());
+    for (const ids of asked) expect(ids).toHaveLength(10);
   });
 
   it('keeps at most 5,000 levels waiting: then it asks for the sources it has (fewer than ten) and waits', async () => {

@@ -182,20 +182,3 @@ export function publishedIn(record: BreachRecord, window: Window): number | unde
   const at = publishedAt(record);
   return at !== undefined && inWindow(window, at) ? at : undefined;
 }
-
-/** Counts the records published in `window` at once (others are dropped). */
-export function aggregate(
-  records: readonly BreachRecord[],
-  window: Window,
-  truncatedAt?: number,
-  catalogOf: (sourceId: string) => Catalog | undefined = () => undefined,
-): TileAggregate {
-  const tally = new TileTally(window);
-  for (const record of records) {
-    const at = publishedIn(record, window);
-    if (at === undefined) continue;
-    const sourceId = idText(record.source_id);
-    tally.add(record, at, sourceId, sourceId === undefined ? undefined : catalogOf(sourceId));
-  }
-  return tally.result(truncatedAt);
-}
