@@ -7,13 +7,14 @@ import { PeriodCount } from '../src/tiles/period-count.js';
 import { periodWindow } from '../src/tiles/window.js';
 import type { CatalogLookup } from '../src/spycloud/types.js';
 import { catalogs } from './support/spycloud.js';
-import type { Handler } from './support/stand-in.js';
+import { json, type Handler } from './support/stand-in.js';
 import { WATCHLIST_PATH, watchlistPages, watchRecord } from './support/watchlist.js';
 import { startXdrWorld, type XdrWorld } from './support/xdr.js';
 
 const NOW = Date.UTC(2026, 2, 15, 14, 30);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+type Answer = { status: number; body: any };
 const TILE_IDS = ['spycloud-exposure', 'spycloud-severity', 'spycloud-timeline', 'spycloud-top-breaches', 'spycloud-top-identities'];
 
 let worlds: XdrWorld[] = [];
@@ -110,6 +111,62 @@ describe('catalog calls of a tile read', () => {
     const asked = w.spycloud.seen.filter((s) => s.path.startsWith('/breach/catalog/')).map((s) => s.path.split('/').at(-1)?.split(','));
     expect(asked).toHaveLength(10);
     for (const ids of asked) expect(ids).toHaveLength(10);
+  });
+});
+
+describe('other requests while a tile read is under way', () => {
+  it('are answered between its pages: /version and both tenants\' enrichments come back before the tile does', async () => {
+    const pages = Array.from({ length: 4 }, (_, p) => Array.from({ length: 1_000 }, (__, n) => recordAt(4 * n + p)));
+    const w = await startXdrWorld({ SPYCLOUD_RETRY_BASE_MS: '5' }, { now: () => NOW });
+    worlds.push(w);
+    w.spycloud.route('/breach/catalog/*', catalogs({ '100': { id: 100, title: 'Breach 100' } }));
+    const enrichment = json({ cursor: '', hits: 1, results: [watchRecord({ email: 'light@other.example', at: '2026-03-01T00:00:00Z', severity: 5, source: 100 })] });
+    w.spycloud.route('/breach/data/emails/*', enrichment);
+    const events: string[] = [];
+    const others: Array<Promise<unknown>> = [];
+    // The third page is held until the other requests, sent as the second page went out, were answered (or 5 s passed).
+    let othersAnswered: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      othersAnswered = resolve;
+      setTimeout(resolve, 5_000).unref();
+    });
+    const answer = watchlistPages(pages);
+    w.spycloud.route(WATCHLIST_PATH, (async (req, res, seen) => {
+      const index = Number(new URL(seen.url, 'http://stand-in').searchParams.get('cursor')?.slice('page-'.length) ?? 0);
+      events.push(`page ${index + 1} asked`);
+      if (index === 1) {
+        const after = (what: string) => (result: unknown) => {
+          events.push(`${what} answered`);
+          return result;
+        };
+        const email = async (key: string | undefined) => w.relay.post('/observe/observables', [{ type: 'email', value: 'light@other.example' }], await w.auth(key === undefined ? {} : { key }));
+        others.push(w.relay.post('/version', {}).then(after('version')));
+        others.push(email('sc-other-key-9f3a').then(after('other tenant\'s email')));
+        others.push(email(undefined).then(after('same tenant\'s email')));
+        void Promise.all(others).then(() => othersAnswered());
+      }
+      if (index === 2) await held;
+      answer(req, res, seen);
+    }) as Handler);
+
+    const tile = await w.relay.post('/tiles/tile-data', { tile_id: 'spycloud-exposure', period: 'last_7_days' }, await w.auth());
+    events.push('tile answered');
+    const [version, otherEmail, sameEmail] = await Promise.all(others) as [Answer, Answer, Answer];
+    expect(tile.status).toBe(200);
+    // Half of the 4,000 records are in the window.
+    expect(tile.body.data.data[0].value).toBe(2_000);
+    expect(version.status).toBe(200);
+    for (const { status, body } of [otherEmail, sameEmail]) {
+      expect(status).toBe(200);
+      expect(body.data.sightings.count).toBe(1);
+    }
+    // Each answered while the read waited for its third page: before the read went on, and before it ended.
+    const at = (event: string) => events.indexOf(event);
+    for (const other of ['version', 'other tenant\'s email', 'same tenant\'s email']) {
+      expect(at(`${other} answered`)).toBeGreaterThan(at('page 2 asked'));
+      expect(at(`${other} answered`)).toBeLessThan(at('page 4 asked'));
+      expect(at(`${other} answered`)).toBeLessThan(at('tile answered'));
+    }
   });
 });
 
