@@ -128,11 +128,11 @@ export async function tilesBench({ latencyMs: L, jwks, agent }) {
     const row = (label, measured, floor, note = '') => console.log(`  ${label.padEnd(46)}${String(measured).padStart(12)}   ${String(floor).padStart(14)}${note === '' ? '' : `   ${note}`}`);
     const ms = (value) => `${value.toFixed(1)} ms`;
     console.log(`\n  dashboard tiles: 5 tile-data requests at once, ${PERIOD}, ${RECORDS.toLocaleString('en-US')} watchlist records in ${pages} pages, one API key`);
-    // The period's sources' catalogs (§6's combolist rule) come 10 ids to a call, all at once after the pages.
+    // The period's sources' catalogs (§6's combolist rule) come 10 ids to a call, alongside the pages.
     const catalogCalls = Math.ceil(SOURCES / 10);
     const floor = pages + catalogCalls;
     row('cold (aggregates not cached): upstream calls', cold.calls, floor, `${coldCalls.watchlist} watchlist pages + ${coldCalls.catalogs} catalog calls`);
-    row('cold: time for the dashboard', ms(cold.ms), `${(pages + 1) * L} ms`, 'pages one after another; the catalogs of new sources (10 ids a call) after the page that brings them');
+    row('cold: time for the dashboard', ms(cold.ms), `${(pages + 1) * L} ms`, 'pages one after another; the catalogs of new sources (10 ids a call) alongside them');
     row('warm: upstream calls', warm.calls, 0);
     row('warm: time for the dashboard (median of 20)', ms(warmTimes[10]), '0 ms', `first warm ${ms(warm.ms)}`);
     row('relay RSS after the cold dashboard', rss === undefined ? 'n/a' : `${rss.toFixed(1)} MB`, '');

@@ -73,7 +73,31 @@ describe('a catalog SpyCloud withdraws', () => {
     expect(after.errors).toEqual([{ type: 'warning', code: 'not found', message: 'SpyCloud did not return results for 2' }]);
     expect(after.data.sightings.count).toBe(2);
     // Another key is not told what SpyCloud told this one: its own refresh decides for it.
+    const others = catalogCalls(w.spycloud).length;
     expect(indicatorTitles(await observe(w, ['a@example.org'], { key: OTHER_KEY }))).toEqual(['Breach 1', 'Breach 2']);
+    await until(() => catalogCalls(w.spycloud).length > others, 'the other key\'s refresh');
+    await sleep(50);
+
+    // And for good: not back once "missing" is 300 s old (re-asked then), nor hours later.
+    for (const later of [301_000, 5 * HOUR, 17 * HOUR]) {
+      clock.now += later;
+      const before = catalogCalls(w.spycloud).length;
+      const again = await observe(w, ['a@example.org']);
+      expect(indicatorTitles(again)).toEqual(['Breach 1']);
+      expect(again.errors).toEqual([{ type: 'warning', code: 'not found', message: 'SpyCloud did not return results for 2' }]);
+      await until(() => catalogCalls(w.spycloud).length > before, 'the refresh of the stale ids');
+      await sleep(50);
+      expect(indicatorTitles(await observe(w, ['a@example.org']))).toEqual(['Breach 1']);
+    }
+
+    // Until SpyCloud has it again: the next refresh brings it back to this key.
+    clock.now += 301_000;
+    w.spycloud.route('/breach/catalog/*', catalogs(table(['1', '2'])));
+    const before = catalogCalls(w.spycloud).length;
+    expect(indicatorTitles(await observe(w, ['a@example.org']))).toEqual(['Breach 1']);
+    await until(() => catalogCalls(w.spycloud).length > before, 'the refresh that finds catalog 2 again');
+    await sleep(50);
+    expect(indicatorTitles(await observe(w, ['a@example.org']))).toEqual(['Breach 1', 'Breach 2']);
   });
 });
 

@@ -2,13 +2,13 @@
 // that key only; aggregates kept for the TTL from the time they are as of; failures
 // never kept; LRU-bounded.
 import { describe, expect, it } from 'vitest';
-import { aggregate, type TileAggregate } from '../src/tiles/aggregate.js';
+import { TileTally, type TileAggregate } from '../src/tiles/aggregate.js';
 import { AggregateCache } from '../src/tiles/cache.js';
 import type { Period } from '../src/tiles/definitions.js';
 import { periodWindow } from '../src/tiles/window.js';
 
 const NOW = Date.UTC(2026, 2, 15, 14, 30);
-const figures = (now = NOW, period: Period = 'last_7_days'): TileAggregate => aggregate([], periodWindow(period, now));
+const figures = (now = NOW, period: Period = 'last_7_days'): TileAggregate => new TileTally(periodWindow(period, now)).result(undefined);
 
 /** A read that counts its calls and answers when told to. */
 function heldRead(result: () => TileAggregate | Error = () => figures()) {

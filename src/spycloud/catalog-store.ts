@@ -4,7 +4,9 @@
 // only a cold cache costs a request a catalog round trip. "Missing" is what
 // SpyCloud told one key, so it is remembered for that key only (shorter TTL) and
 // never hides a catalog another tenant found later; but a refresh that finds a
-// catalog gone stops it for that key at once. One in-flight fetch per (API key,
+// catalog gone stops it for that key at once and for as long as the stale found
+// entry lasts (re-asked, as stale, every 300 s, until SpyCloud has it again).
+// One in-flight fetch per (API key,
 // id) so that no tenant ever shares another's failure. The key itself, not its
 // short log hash, tells tenants apart. Stale ids are refreshed together, a turn
 // after they were seen, so that the observables of a request share their calls.
@@ -128,7 +130,7 @@ export class CatalogStore {
         const lookup = found?.get(id) ?? (found === undefined ? undefined : { status: 'missing' as const });
         // Gone for this key: from now on it hears so, as a cold fetch would have told it.
         if (lookup?.status === 'found' || lookup?.status === 'missing') this.remember(id, `${apiKey}\u0000${id}`, lookup);
-        else this.postpone(id);
+        else this.postpone(id, `${apiKey}\u0000${id}`);
       }
     };
     void gathered.refresh(ids)
@@ -138,10 +140,11 @@ export class CatalogStore {
       });
   }
 
-  /** A refresh that failed: keep serving the stale entry, try later. */
-  private postpone(id: string): void {
-    const entry = this.entries.get(id);
-    if (entry !== undefined) entry.freshUntil = this.now() + REFRESH_RETRY_MS;
+  /** A refresh that failed: keep serving the stale entry (found, or this key's missing), try later. */
+  private postpone(id: string, keyedId: string): void {
+    for (const entry of [this.entries.get(id), this.entries.get(keyedId)]) {
+      if (entry !== undefined) entry.freshUntil = this.now() + REFRESH_RETRY_MS;
+    }
   }
 
   /** What `key` is to be told about `id`: the shared found entry, unless SpyCloud told this key "missing" since. */
@@ -174,7 +177,10 @@ export class CatalogStore {
     if (lookup.status === 'found') this.entries.delete(keyedId);
     this.entries.delete(entryKey);
     const now = this.now();
-    const expiresAt = lookup.status === 'found' ? now + Math.max(ttl, STALE_MS) : now + ttl;
+    // A key told "missing" must never fall back to the shared found entry it outranks, so
+    // its entry lasts as long as that one (and is re-asked as stale past its own TTL).
+    const outranked = lookup.status === 'missing' ? this.entries.get(id)?.expiresAt ?? 0 : 0;
+    const expiresAt = lookup.status === 'found' ? now + Math.max(ttl, STALE_MS) : Math.max(now + ttl, outranked);
     this.entries.set(entryKey, { lookup, freshUntil: now + ttl, expiresAt, serial: ++this.stored });
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
   }

@@ -49,6 +49,13 @@ export interface TileAggregate {
   unreadCatalogs: ReadonlyArray<{ id: string; reason: string }>;
 }
 
+/** What of a counted record its catalog decides, kept until the catalog is known: small, never the record. */
+export interface Unlevelled {
+  severity: number | undefined;
+  bucket: number;
+  identity: string | undefined;
+}
+
 const noLevels = (): LevelCounts => ({ Critical: 0, High: 0, Medium: 0, Low: 0, Unknown: 0 });
 
 const CANONICAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
@@ -109,12 +116,16 @@ export class TileTally {
 
   /** Counts `record`, published at `at` (in the window), from the breach source `sourceId` of catalog `catalog`. */
   add(record: BreachRecord, at: number, sourceId: string | undefined, catalog: Catalog | undefined): void {
+    this.addLevel(this.addUnlevelled(record, at, sourceId), catalog);
+  }
+
+  /**
+   * Counts all of `record` that its catalog does not decide; what is left (its level)
+   * is counted by `addLevel` once the catalog is known, from what this returns.
+   */
+  addUnlevelled(record: BreachRecord, at: number, sourceId: string | undefined): Unlevelled {
     this.count += 1;
-    // §6's levels, as the sightings show them: a combolist's records are Medium whatever their own severity.
-    const level = severity(record, catalog) as Level;
-    this.bySeverity[level] += 1;
     if (typeof record.severity === 'number' && record.severity >= 26) this.sessionCookies += 1;
-    (this.timeline[bucketOf(this.window, at)] as LevelCounts)[level] += 1;
     if (hasPlaintextPassword(record)) this.plaintextPasswords += 1;
     const machine = idText(record.infected_machine_id);
     if (machine !== undefined) this.machines.add(machine);
@@ -126,12 +137,23 @@ export class TileTally {
     }
     const identity = identityOf(record);
     if (identity !== undefined) {
-      const exposed = this.identities.get(identity) ?? { identity, records: 0, worst: level, newestMs: at };
+      // The least level: addLevel makes it the worst of the identity's records.
+      const exposed = this.identities.get(identity) ?? { identity, records: 0, worst: 'Unknown', newestMs: at };
       exposed.records += 1;
       exposed.newestMs = Math.max(exposed.newestMs, at);
-      if (LEVELS.indexOf(level) < LEVELS.indexOf(exposed.worst)) exposed.worst = level;
       this.identities.set(identity, exposed);
     }
+    return { severity: typeof record.severity === 'number' ? record.severity : undefined, bucket: bucketOf(this.window, at), identity };
+  }
+
+  /** Counts the level of a record `addUnlevelled` counted, now that its `catalog` is known. */
+  addLevel(unlevelled: Unlevelled, catalog: Catalog | undefined): void {
+    // §6's levels, as the sightings show them: a combolist's records are Medium whatever their own severity.
+    const level = severity({ severity: unlevelled.severity }, catalog) as Level;
+    this.bySeverity[level] += 1;
+    (this.timeline[unlevelled.bucket] as LevelCounts)[level] += 1;
+    const exposed = unlevelled.identity === undefined ? undefined : this.identities.get(unlevelled.identity);
+    if (exposed !== undefined && LEVELS.indexOf(level) < LEVELS.indexOf(exposed.worst)) exposed.worst = level;
   }
 
   result(truncatedAt: number | undefined, unreadCatalogs: TileAggregate['unreadCatalogs'] = []): TileAggregate {
@@ -159,21 +181,4 @@ export class TileTally {
 export function publishedIn(record: BreachRecord, window: Window): number | undefined {
   const at = publishedAt(record);
   return at !== undefined && inWindow(window, at) ? at : undefined;
-}
-
-/** Counts the records published in `window` at once (others are dropped). */
-export function aggregate(
-  records: readonly BreachRecord[],
-  window: Window,
-  truncatedAt?: number,
-  catalogOf: (sourceId: string) => Catalog | undefined = () => undefined,
-): TileAggregate {
-  const tally = new TileTally(window);
-  for (const record of records) {
-    const at = publishedIn(record, window);
-    if (at === undefined) continue;
-    const sourceId = idText(record.source_id);
-    tally.add(record, at, sourceId, sourceId === undefined ? undefined : catalogOf(sourceId));
-  }
-  return tally.result(truncatedAt);
 }
