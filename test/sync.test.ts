@@ -366,6 +366,17 @@ describe('spycloud-relay sync', () => {
     expect(logLines(stdout)[0]).toMatchObject({ pages: 1, sightings: { created: 3 } });
   });
 
+  it('takes a 400 on the first watchlist page for a refused query (exit 1), not for an empty watchlist', async () => {
+    const w = await world();
+    w.spycloud.route('/breach/data/watchlist', json({ message: 'Invalid parameter since_modification_date' }, 400));
+    const { code, stderr, stdout } = await w.sync();
+    expect(code).toBe(1);
+    expect(stderr).toContain('SpyCloud failed, the run ended early: SpyCloud refused the watchlist query (HTTP 400)');
+    expect(stderr).not.toContain('Invalid parameter');
+    expect(logLines(stdout)[0]).toMatchObject({ records_read: 0, failure: { source: 'spycloud', code: 'unknown' }, errors: { spycloud: 1 } });
+    expect(w.xdr.calls.import).toBe(0);
+  });
+
   it('sends no password, plaintext or masked, with the default SYNC_PASSWORD_DISPLAY', async () => {
     const w = await world();
     expect((await w.sync()).code).toBe(0);
