@@ -7,7 +7,7 @@
 // and stored. For the demo, the tests and the bench.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { json, startStandIn, type Handler, type StandIn, type StandInOptions } from './stand-in.js';
+import { json, startStandIn, type Handler, type Seen, type StandIn, type StandInOptions } from './stand-in.js';
 
 export const SANDBOX_XDR_CLIENT_ID = 'client-sandbox-spycloud-sync';
 export const SANDBOX_XDR_CLIENT_SECRET = 'sandbox-xdr-secret-8f2c4e71a9d0';
@@ -38,7 +38,7 @@ export interface ImportResult {
   error?: string;
 }
 
-export type XdrRoute = 'token' | 'import';
+export type XdrRoute = 'token' | 'import' | 'status';
 
 export interface XdrSandboxOptions extends StandInOptions {
   /** client_id → client_secret (default: the sandbox's own pair). */
@@ -208,12 +208,12 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const stored = new Map<string, StoredEntity>();
   /** Prefixed external id → stored id. */
   const byExternalId = new Map<string, string>();
-  const calls: Record<XdrRoute, number> = { token: 0, import: 0 };
+  const calls: Record<XdrRoute, number> = { token: 0, import: 0, status: 0 };
   const received: string[] = [];
   const keep = (body: string) => {
     if (options.keepBodies !== false) received.push(body);
   };
-  const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 } };
+  const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 }, status: { times: 0, status: 0 } };
   let dropAfterBundles: number | undefined;
   let refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined;
   let bundlesImported = 0;
@@ -248,6 +248,16 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     json({ access_token: accessToken, token_type: 'bearer', expires_in: lifetimeS, scope: 'private-intel' })(req, res, seen);
   };
 
+  /** Answers 401 when the request's bearer token is unknown or expired (as CTIA does on every route). */
+  const refusedBearer = (req: IncomingMessage, res: ServerResponse, seen: Seen): boolean => {
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const expiresAt = bearer === undefined ? undefined : tokens.get(bearer);
+    if (expiresAt !== undefined && expiresAt > now()) return false;
+    const body = expiresAt === undefined ? { error: 'invalid_token', message: 'Invalid token' } : { error: 'jwt_expired', message: 'JWT expired' };
+    json(body, 401)(req, res, seen);
+    return true;
+  };
+
   const bundleImport: Handler = async (req, res, seen) => {
     calls.import += 1;
     const body = await readBody(req);
@@ -255,10 +265,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     if (injected('import', res)) return;
     const answer = (value: unknown, status = 200) => json(value, status)(req, res, seen);
     if (req.method !== 'POST') return answer({ error: 'method_not_allowed' }, 405);
-    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const expiresAt = bearer === undefined ? undefined : tokens.get(bearer);
-    if (expiresAt === undefined) return answer({ error: 'invalid_token', message: 'Invalid token' }, 401);
-    if (expiresAt <= now()) return answer({ error: 'jwt_expired', message: 'JWT expired' }, 401);
+    if (refusedBearer(req, res, seen)) return;
     const prefixes = (new URLSearchParams(seen.url.split('?')[1] ?? '').get('external-key-prefixes') ?? '').split(',').filter((p) => p !== '');
     let bundle: unknown;
     try {
@@ -323,8 +330,12 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     answer({ results });
   };
 
-  // CTIA's status route: doctor's check that the intel host answers.
-  const status: Handler = (req, res, seen) => json({ status: 'ok' })(req, res, seen);
+  // CTIA's status route: doctor's check that the intel host answers, and takes the client's token.
+  const status: Handler = (req, res, seen) => {
+    calls.status += 1;
+    if (injected('status', res) || refusedBearer(req, res, seen)) return;
+    json({ status: 'ok' })(req, res, seen);
+  };
   const standIn = await startStandIn({ [TOKEN_PATH]: token, [IMPORT_PATH]: bundleImport, '/ctia/status': status }, options);
   baseUrl = standIn.url;
   return {
