@@ -30,9 +30,9 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((world) => world.close()));
 });
 
-async function world(options: { pageSize?: number; xdr?: XdrSandboxOptions } = {}): Promise<World> {
+async function world(options: { pageSize?: number; xdr?: XdrSandboxOptions; spycloudLatencyMs?: number } = {}): Promise<World> {
   const dataset = acmeDataset({ now: NOW });
-  const spycloud = await startSpyCloudSandbox({ dataset, apiKeys: [SANDBOX_API_KEY], pageSize: options.pageSize ?? 4 });
+  const spycloud = await startSpyCloudSandbox({ dataset, apiKeys: [SANDBOX_API_KEY], pageSize: options.pageSize ?? 4, latencyMs: options.spycloudLatencyMs });
   const xdr = await startXdrSandbox(options.xdr);
   const env = {
     SPYCLOUD_API_KEY: SANDBOX_API_KEY,
@@ -288,6 +288,18 @@ describe('spycloud-relay sync', () => {
     expect(Date.now() - started).toBeLessThan(2_900);
     expect(stderr).toContain('XDR failed, the run ended early: The sync ran out of its 1 s budget (SYNC_BUDGET_S); the next run imports the rest.');
     expect(logLines(stdout)[0]?.errors.xdr).toBe(1);
+  });
+
+  it('stops within SYNC_BUDGET_S when SpyCloud is too slow, and names the sync\'s budget, not the relay\'s', async () => {
+    const w = await world({ spycloudLatencyMs: 3_000 });
+    const started = Date.now();
+    const { code, stderr, stdout } = await w.sync(undefined, { now: Date.now }, { SYNC_BUDGET_S: '1' });
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_900);
+    expect(stderr).toContain('SpyCloud failed, the run ended early: The sync ran out of its 1 s budget (SYNC_BUDGET_S); the next run imports the rest.');
+    expect(stderr).not.toContain('REQUEST_BUDGET_MS');
+    expect(stderr).not.toContain('ms budget');
+    expect(logLines(stdout)[0]?.errors.spycloud).toBe(1);
   });
 
   it('stops before reading SpyCloud when XDR refuses the client credentials', async () => {
