@@ -1,6 +1,7 @@
 // The XDR sandbox: a loopback stand-in for XDR's OAuth2 token endpoint and
 // CTIA's bundle import, with CTIA's semantics as RELAY.md §10 describes them —
-// dedup by prefixed external id (`exists`, never updated), transient ids resolved
+// dedup by prefixed external id against what was stored before the bundle
+// (`exists`, never updated), transient ids resolved
 // and references to existing entities replaced by the stored id, a schema error
 // refuses the whole bundle (400), a limit fails only its entity. Test hooks: token
 // lifetime and clock, injected failures, a dropped connection, what was received
@@ -290,6 +291,9 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     // Relationships last: their references resolve against the others' outcome.
     entities.sort((a, b) => Number(a.type === 'relationship') - Number(b.type === 'relationship'));
     const resolved = new Map<string, string>();
+    // CTIA checks `exists` against the store as it was before the bundle: two entities
+    // with one external id in a bundle are both created, so the new ids are registered after.
+    const registered: Array<[string, string]> = [];
     const results: ImportResult[] = entities.map(({ entity, type }) => {
       const originalId = entity.id as string;
       const externalIds = entity.external_ids;
@@ -318,10 +322,11 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
       const id = `${baseUrl}/ctia/${type}/${type}-${randomUUID()}`;
       stored_.id = id;
       stored.set(id, { id, type, entity: stored_ });
-      for (const x of keyed) byExternalId.set(x, id);
+      for (const x of keyed) registered.push([x, id]);
       resolved.set(originalId, id);
       return result('created', id);
     });
+    for (const [x, id] of registered) byExternalId.set(x, id);
     bundlesImported += 1;
     if (dropAfterBundles !== undefined && bundlesImported > dropAfterBundles) {
       res.destroy();
