@@ -73,6 +73,34 @@ function expectNoExternalIdTwice(bundles: readonly Sent[]): void {
 }
 
 describe('the bundles the sync sends', () => {
+  it('hold at most 1,000 entities each, each incident with its members, over a watchlist of more', async () => {
+    // 420 records of 60 people in 3 sources (one without a catalog): over 1,200 entities, the first page alone over 1,000.
+    const records = Array.from({ length: 420 }, (_, n) => record(`person${n % 60}@acme.example`, [KNOWN_SOURCE, UNKNOWN_SOURCE, dataset.catalogs[1]?.id as number][n % 3] as number, n));
+    const pages = [records.slice(0, 380), records.slice(380)];
+    const { spycloud, xdr } = await world(pages);
+    const { code, stderr } = await sync(spycloud, xdr);
+    expect(code, stderr).toBe(0);
+    const bundles = bundlesSent(xdr);
+    const total = bundles.reduce((n, b) => n + entitiesOf(b).length, 0);
+    expect(total).toBeGreaterThan(1000);
+    expect(bundles.length).toBeGreaterThan(pages.length);
+    for (const bundle of bundles) {
+      expect(entitiesOf(bundle).length).toBeLessThanOrEqual(1000);
+      const incidents = new Set(bundle.incidents.map((i) => i.id));
+      const sightings = new Set(bundle.sightings.map((s) => s.id));
+      const members = bundle.relationships.filter((r) => r.relationship_type === 'member-of');
+      expect(members).toHaveLength(bundle.sightings.length);
+      for (const member of members) {
+        expect(incidents.has(member.target_ref)).toBe(true);
+        expect(sightings.has(member.source_ref)).toBe(true);
+      }
+      for (const incident of bundle.incidents) expect(members.some((m) => m.target_ref === incident.id)).toBe(true);
+    }
+    expectNoExternalIdTwice(bundles);
+    expect(storedOf(xdr, 'sighting')).toHaveLength(records.length);
+    expect(storedOf(xdr, 'incident')).toHaveLength(new Set(records.map((r) => `${String(r.email)}|${String(r.source_id)}`)).size);
+  });
+
   it('send a document met twice on one page once', async () => {
     const twice = record('twice@acme.example', KNOWN_SOURCE, 1);
     const other = record('other@acme.example', KNOWN_SOURCE, 2);
