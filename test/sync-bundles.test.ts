@@ -128,4 +128,20 @@ describe('the bundles the sync sends', () => {
     expect(members).toHaveLength(records.length);
     for (const member of members) expect(member.target_ref).toBe(incident?.id);
   });
+
+  it('make one incident of an email and a username of one value in one source (one external id)', async () => {
+    const byEmail = watchRecord({ email: 'j@x.example', source: KNOWN_SOURCE, severity: 20, at: '2026-06-10T10:00:00Z' });
+    const byUsername = watchRecord({ username: 'j@x.example', source: KNOWN_SOURCE, severity: 20, at: '2026-06-11T10:00:00Z' });
+    const { spycloud, xdr } = await world([[byEmail, byUsername]]);
+    const { code, stderr } = await sync(spycloud, xdr);
+    expect(code, stderr).toBe(0);
+    expectNoExternalIdTwice(bundlesSent(xdr));
+    const [incident, ...more] = storedOf(xdr, 'incident');
+    expect(more).toHaveLength(0);
+    const members = storedOf(xdr, 'relationship').filter((r) => r.relationship_type === 'member-of');
+    expect(members.map((m) => m.target_ref)).toEqual([incident?.id, incident?.id]);
+    // Each sighting still names what its record holds: an email, a username.
+    const observed = storedOf(xdr, 'sighting').map((s) => s.observables[0].type).sort();
+    expect(observed).toEqual(['email', 'user']);
+  });
 });
