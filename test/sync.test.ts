@@ -243,6 +243,27 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.import).toBe(bundles + 1);
   });
 
+  it('renews the token shortly before it expires, without waiting for XDR to refuse it', async () => {
+    // One clock for the sync and XDR: a 120 s token is renewed from 108 s on (90 % of its life).
+    let clock = NOW;
+    const w = await world({ xdr: { now: () => clock, tokenLifetimeS: 120 } });
+    let bundles = 0;
+    const { code, stdout, stderr } = await w.sync(undefined, {
+      now: () => clock,
+      // Before the third bundle, 130 s have passed: the token has expired in XDR.
+      onIncidents: () => {
+        bundles += 1;
+        if (bundles === 3) clock += 130_000;
+      },
+    });
+    expect(code, stderr).toBe(0);
+    expect(bundles).toBeGreaterThan(3);
+    expect(w.xdr.calls.token).toBe(2);
+    expect(logLines(stdout)[0]?.tokens).toBe(2);
+    // No import was refused for its token and sent again.
+    expect(w.xdr.calls.import).toBe(bundles);
+  });
+
   it('retries XDR 429 and 500 answers, and fetches a new token once on a 401', async () => {
     for (const status of [429, 500, 401]) {
       const w = await world();
