@@ -489,6 +489,9 @@ describe('spycloud-relay sync', () => {
       expect(stderr).toMatch(message);
       expect(stderr).not.toContain(SANDBOX_XDR_CLIENT_SECRET);
     }
+    const both = await runCli(['sync', '--every', '15m', '--since', SINCE], w.env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--since and --every do not go together: each run would read the whole backfill again');
     for (const args of [['--since', '2026-02-30'], ['--every', '10'], ['--every', '0s'], ['--bogus']]) {
       const result = await runCli(['sync', ...args], w.env);
       expect(result.code, args.join(' ')).toBe(2);
@@ -515,8 +518,8 @@ describe('spycloud-relay sync', () => {
       stop = resolve;
     });
     const code = await runSyncCommand({
-      args: ['--every', '1s', '--since', SINCE],
-      env: w.env,
+      args: ['--every', '1s'],
+      env: { ...w.env, SYNC_LOOKBACK_DAYS: '12' },
       stdout: {
         write: (text) => {
           stdout += text;
@@ -543,8 +546,8 @@ describe('spycloud-relay sync', () => {
     let stdout = '';
     let bundles = 0;
     const code = await runSyncCommand({
-      args: ['--every', '15m', '--since', SINCE],
-      env: w.env,
+      args: ['--every', '15m'],
+      env: { ...w.env, SYNC_LOOKBACK_DAYS: '12' },
       stdout: { write: (text) => (stdout += text) },
       stderr: { write: () => undefined },
       stopped,
