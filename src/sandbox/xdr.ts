@@ -30,7 +30,8 @@ export interface StoredEntity {
   readonly entity: Readonly<Record<string, unknown>>;
 }
 
-export interface ImportResult {
+/** One entity's outcome in CTIA's answer, as the sandbox writes it. */
+interface CtiaResult {
   id?: string;
   original_id: string;
   result: 'created' | 'exists' | 'error';
@@ -294,11 +295,11 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     // CTIA checks `exists` against the store as it was before the bundle: two entities
     // with one external id in a bundle are both created, so the new ids are registered after.
     const registered: Array<[string, string]> = [];
-    const results: ImportResult[] = entities.map(({ entity, type }) => {
+    const results: CtiaResult[] = entities.map(({ entity, type }) => {
       const originalId = entity.id as string;
       const externalIds = entity.external_ids;
       const keyed = (Array.isArray(externalIds) ? externalIds : []).filter((x): x is string => typeof x === 'string' && prefixes.some((p) => x.startsWith(p)));
-      const result = (outcome: ImportResult['result'], id?: string, error?: string): ImportResult =>
+      const result = (outcome: CtiaResult['result'], id?: string, error?: string): CtiaResult =>
         ({ ...(id === undefined ? {} : { id }), original_id: originalId, result: outcome, type, external_ids: externalIds, ...(error === undefined ? {} : { error }) });
       const existing = keyed.map((x) => byExternalId.get(x)).find((id) => id !== undefined);
       if (existing !== undefined) {

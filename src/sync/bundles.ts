@@ -7,7 +7,7 @@
 import { MODULE_NAME } from './incident.js';
 import type { IncidentGroup, SyncIndicator } from './mapping.js';
 
-export const MAX_ENTITIES = 1000;
+const MAX_ENTITIES = 1000;
 
 export interface Bundle {
   type: 'bundle';
@@ -18,7 +18,7 @@ export interface Bundle {
   relationships: IncidentGroup['members'][number]['relationships'][number][];
 }
 
-export const entityCount = (bundle: Bundle): number =>
+const entityCount = (bundle: Bundle): number =>
   bundle.incidents.length + bundle.sightings.length + bundle.indicators.length + bundle.relationships.length;
 
 const groupSize = (group: IncidentGroup): number =>

@@ -12,17 +12,17 @@ export const MODULE_NAME = 'SpyCloud Employee ATO Prevention';
 const SEVERITY_RANK = ['Unknown', 'None', 'Info', 'Low', 'Medium', 'High', 'Critical'];
 
 /** The most severe of `severities` (Unknown when none). */
-export function highestSeverity(severities: readonly string[]): string {
+function highestSeverity(severities: readonly string[]): string {
   let best = 'Unknown';
   for (const s of severities) if (SEVERITY_RANK.indexOf(s) > SEVERITY_RANK.indexOf(best)) best = s;
   return best;
 }
 
-export const incidentExternalId = (sourceId: string, identity: string): string =>
+const incidentExternalId = (sourceId: string, identity: string): string =>
   `spycloud-incident-${sourceId}-${createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, 16)}`;
 
 /** The catalog's title when it has one, else the source id SpyCloud gave. */
-export function sourceName(catalog: Catalog | undefined, sourceId: string): string {
+function sourceName(catalog: Catalog | undefined, sourceId: string): string {
   const title = catalog?.title;
   return typeof title === 'string' && title.trim() !== '' ? title.trim() : `SpyCloud source ${sourceId}`;
 }

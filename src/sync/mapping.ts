@@ -45,13 +45,13 @@ function withTlp<T extends Record<string, unknown>>(entity: T, externalId: strin
 }
 
 /** §6's indicator (CTIM's rules held whatever the catalog says), with the sync's external id. */
-export function syncIndicator(catalog: Catalog, now: string) {
+function syncIndicator(catalog: Catalog, now: string) {
   return withTlp(toIndicator(catalog, now), `spycloud-catalog-${idText(catalog.uuid) ?? String(catalog.id)}`);
 }
 
 export type SyncIndicator = ReturnType<typeof syncIndicator>;
 
-export function syncSighting(record: BreachRecord, catalog: Catalog | undefined, observable: Observable, context: MappingContext) {
+function syncSighting(record: BreachRecord, catalog: Catalog | undefined, observable: Observable, context: MappingContext) {
   const observedAt = ctimTime(record.spycloud_publish_date) ?? ctimTime(catalog?.spycloud_publish_date) ?? context.now;
   const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
   return withTlp(sighting, `spycloud-record-${idText(record.document_id) as string}`);

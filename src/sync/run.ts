@@ -40,9 +40,7 @@ export interface SyncDeps {
 const DAY_MS = 86_400_000;
 
 /** The first day the run reads: `YYYY-MM-DD`, UTC. */
-export const sinceDate = (nowMs: number, lookbackDays: number): string => new Date(nowMs - lookbackDays * DAY_MS).toISOString().slice(0, 10);
-
-export { type SyncReport } from './report.js';
+const sinceDate = (nowMs: number, lookbackDays: number): string => new Date(nowMs - lookbackDays * DAY_MS).toISOString().slice(0, 10);
 
 export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<SyncReport> {
   const now = deps.now ?? Date.now;

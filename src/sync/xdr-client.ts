@@ -9,13 +9,13 @@ import type { Dispatcher } from 'undici';
 import { RelayError } from '../errors.js';
 import type { XdrAccess } from './config.js';
 
-export const EXTERNAL_KEY_PREFIX = 'spycloud-';
+const EXTERNAL_KEY_PREFIX = 'spycloud-';
 const MAX_RETRIES = 4;
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 /** A token is renewed this long before XDR says it expires (or at 90 % of a short lifetime). */
 const RENEW_MARGIN_MS = 60_000;
 
-export interface ImportResult {
+interface ImportResult {
   id?: string;
   original_id?: string;
   result: string;
