@@ -57,6 +57,36 @@ describe('doctor and the sync\'s XDR API client', () => {
     expect(lineOf(stdout, 'XDR private intelligence')).toMatch(/^FAIL +XDR private intelligence: XDR could not be reached at 127\.0\.0\.1:\d+ \(status\): ECONNREFUSED\./);
   });
 
+  it('fails the intel check when CTIA refuses the token (no Private Intelligence scope), and says what to do', async () => {
+    // A token from another XDR (here: another sandbox) is unknown to this CTIA: 401.
+    const other = await startXdrSandbox();
+    try {
+      const before = xdr.calls.status;
+      const { code, stdout } = await runCli(['doctor'], env({ XDR_TOKEN_URL: other.tokenUrl }));
+      expect(code).toBe(1);
+      expect(xdr.calls.status).toBe(before + 1);
+      expect(lineOf(stdout, 'XDR API client')).toMatch(/^ok /);
+      expect(lineOf(stdout, 'XDR private intelligence')).toMatch(/^FAIL +XDR private intelligence: http:\/\/127\.0\.0\.1:\d+ answered HTTP 401 .*: XDR refused the API client's token/);
+      expect(lineOf(stdout, 'XDR private intelligence')).toContain('→ give the API client the Private Intelligence scope (read and write)');
+    } finally {
+      await other.close();
+    }
+    xdr.failNext('status', 1, 403);
+    const forbidden = await runCli(['doctor'], env());
+    expect(forbidden.code).toBe(1);
+    expect(lineOf(forbidden.stdout, 'XDR private intelligence')).toMatch(/answered HTTP 403 .*→ give the API client the Private Intelligence scope/);
+  });
+
+  it('fails the intel check on any other status than 2xx', async () => {
+    xdr.failNext('status', 1, 404);
+    const { code, stdout } = await runCli(['doctor'], env());
+    expect(code).toBe(1);
+    const line = lineOf(stdout, 'XDR private intelligence');
+    expect(line).toMatch(/^FAIL +XDR private intelligence: http:\/\/127\.0\.0\.1:\d+ answered HTTP 404 /);
+    expect(line).toContain('→ check XDR_REGION or XDR_INTEL_URL');
+    expect(line).not.toContain('Private Intelligence scope');
+  });
+
   it('fails on a bad XDR variable, and checks nothing of XDR without XDR_CLIENT_ID', async () => {
     const bad = await runCli(['doctor'], env({ XDR_REGION: 'mars' }));
     expect(bad.code).toBe(1);

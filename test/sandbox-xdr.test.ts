@@ -80,6 +80,16 @@ describe('the XDR sandbox', () => {
     expect(stored.filter((e) => e.type === 'relationship').map((e) => e.entity.target_ref)).toEqual([incidentId, incidentId]);
   });
 
+  it('checks exists against what was stored before the bundle: one external id twice in a bundle is created twice, as CTIA does', async () => {
+    const xdr = await sandbox();
+    const token = (await tokenOf(xdr)).body.access_token as string;
+    const answer = await importBundle(xdr, token, bundle({ incidents: [incident(), incident({ id: 'transient:incident-2' })] }));
+    expect(answer.body.results?.map((r) => r.result)).toEqual(['created', 'created']);
+    expect([...xdr.stored.values()].filter((e) => e.type === 'incident')).toHaveLength(2);
+    const again = await importBundle(xdr, token, bundle({ incidents: [incident({ id: 'transient:incident-3' })] }));
+    expect(again.body.results?.map((r) => r.result)).toEqual(['exists']);
+  });
+
   it('refuses the whole bundle (400) on a schema error, storing nothing', async () => {
     const xdr = await sandbox();
     const token = (await tokenOf(xdr)).body.access_token as string;

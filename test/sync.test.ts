@@ -30,9 +30,9 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((world) => world.close()));
 });
 
-async function world(options: { pageSize?: number; xdr?: XdrSandboxOptions } = {}): Promise<World> {
+async function world(options: { pageSize?: number; xdr?: XdrSandboxOptions; spycloudLatencyMs?: number } = {}): Promise<World> {
   const dataset = acmeDataset({ now: NOW });
-  const spycloud = await startSpyCloudSandbox({ dataset, apiKeys: [SANDBOX_API_KEY], pageSize: options.pageSize ?? 4 });
+  const spycloud = await startSpyCloudSandbox({ dataset, apiKeys: [SANDBOX_API_KEY], pageSize: options.pageSize ?? 4, latencyMs: options.spycloudLatencyMs });
   const xdr = await startXdrSandbox(options.xdr);
   const env = {
     SPYCLOUD_API_KEY: SANDBOX_API_KEY,
@@ -243,6 +243,27 @@ describe('spycloud-relay sync', () => {
     expect(w.xdr.calls.import).toBe(bundles + 1);
   });
 
+  it('renews the token shortly before it expires, without waiting for XDR to refuse it', async () => {
+    // One clock for the sync and XDR: a 120 s token is renewed from 108 s on (90 % of its life).
+    let clock = NOW;
+    const w = await world({ xdr: { now: () => clock, tokenLifetimeS: 120 } });
+    let bundles = 0;
+    const { code, stdout, stderr } = await w.sync(undefined, {
+      now: () => clock,
+      // Before the third bundle, 130 s have passed: the token has expired in XDR.
+      onIncidents: () => {
+        bundles += 1;
+        if (bundles === 3) clock += 130_000;
+      },
+    });
+    expect(code, stderr).toBe(0);
+    expect(bundles).toBeGreaterThan(3);
+    expect(w.xdr.calls.token).toBe(2);
+    expect(logLines(stdout)[0]?.tokens).toBe(2);
+    // No import was refused for its token and sent again.
+    expect(w.xdr.calls.import).toBe(bundles);
+  });
+
   it('retries XDR 429 and 500 answers, and fetches a new token once on a 401', async () => {
     for (const status of [429, 500, 401]) {
       const w = await world();
@@ -288,6 +309,18 @@ describe('spycloud-relay sync', () => {
     expect(Date.now() - started).toBeLessThan(2_900);
     expect(stderr).toContain('XDR failed, the run ended early: The sync ran out of its 1 s budget (SYNC_BUDGET_S); the next run imports the rest.');
     expect(logLines(stdout)[0]?.errors.xdr).toBe(1);
+  });
+
+  it('stops within SYNC_BUDGET_S when SpyCloud is too slow, and names the sync\'s budget, not the relay\'s', async () => {
+    const w = await world({ spycloudLatencyMs: 3_000 });
+    const started = Date.now();
+    const { code, stderr, stdout } = await w.sync(undefined, { now: Date.now }, { SYNC_BUDGET_S: '1' });
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_900);
+    expect(stderr).toContain('SpyCloud failed, the run ended early: The sync ran out of its 1 s budget (SYNC_BUDGET_S); the next run imports the rest.');
+    expect(stderr).not.toContain('REQUEST_BUDGET_MS');
+    expect(stderr).not.toContain('ms budget');
+    expect(logLines(stdout)[0]?.errors.spycloud).toBe(1);
   });
 
   it('stops before reading SpyCloud when XDR refuses the client credentials', async () => {
@@ -364,6 +397,17 @@ describe('spycloud-relay sync', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('SpyCloud failed, the run ended early: SpyCloud refused the cursor of the next page (HTTP 400)');
     expect(logLines(stdout)[0]).toMatchObject({ pages: 1, sightings: { created: 3 } });
+  });
+
+  it('takes a 400 on the first watchlist page for a refused query (exit 1), not for an empty watchlist', async () => {
+    const w = await world();
+    w.spycloud.route('/breach/data/watchlist', json({ message: 'Invalid parameter since_modification_date' }, 400));
+    const { code, stderr, stdout } = await w.sync();
+    expect(code).toBe(1);
+    expect(stderr).toContain('SpyCloud failed, the run ended early: SpyCloud refused the watchlist query (HTTP 400)');
+    expect(stderr).not.toContain('Invalid parameter');
+    expect(logLines(stdout)[0]).toMatchObject({ records_read: 0, failure: { source: 'spycloud', code: 'unknown' }, errors: { spycloud: 1 } });
+    expect(w.xdr.calls.import).toBe(0);
   });
 
   it('sends no password, plaintext or masked, with the default SYNC_PASSWORD_DISPLAY', async () => {
@@ -445,6 +489,9 @@ describe('spycloud-relay sync', () => {
       expect(stderr).toMatch(message);
       expect(stderr).not.toContain(SANDBOX_XDR_CLIENT_SECRET);
     }
+    const both = await runCli(['sync', '--every', '15m', '--since', SINCE], w.env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--since and --every do not go together: each run would read the whole backfill again');
     for (const args of [['--since', '2026-02-30'], ['--every', '10'], ['--every', '0s'], ['--bogus']]) {
       const result = await runCli(['sync', ...args], w.env);
       expect(result.code, args.join(' ')).toBe(2);
@@ -471,8 +518,8 @@ describe('spycloud-relay sync', () => {
       stop = resolve;
     });
     const code = await runSyncCommand({
-      args: ['--every', '1s', '--since', SINCE],
-      env: w.env,
+      args: ['--every', '1s'],
+      env: { ...w.env, SYNC_LOOKBACK_DAYS: '12' },
       stdout: {
         write: (text) => {
           stdout += text;
@@ -499,8 +546,8 @@ describe('spycloud-relay sync', () => {
     let stdout = '';
     let bundles = 0;
     const code = await runSyncCommand({
-      args: ['--every', '15m', '--since', SINCE],
-      env: w.env,
+      args: ['--every', '15m'],
+      env: { ...w.env, SYNC_LOOKBACK_DAYS: '12' },
       stdout: { write: (text) => (stdout += text) },
       stderr: { write: () => undefined },
       stopped,

@@ -206,6 +206,8 @@ function keyFix(problem: RelayError): string {
   return 'see the SpyCloud check above; try again later';
 }
 
+const XDR_SCOPE_FIX = 'give the API client the Private Intelligence scope (read and write) in XDR (Administration → API Clients), for the region of XDR_REGION';
+
 /** With XDR_CLIENT_ID set: the sync's XDR API client gets a token, and the intel host answers (RELAY.md §10). */
 async function xdrChecks(config: Config, env: Env, dispatcher: Dispatcher): Promise<Check[]> {
   let access: XdrAccess;
@@ -234,7 +236,12 @@ async function xdrChecks(config: Config, env: Env, dispatcher: Dispatcher): Prom
   const intel = 'XDR private intelligence';
   try {
     const status = await client.intelStatus();
-    checks.push({ status: 'ok', name: intel, detail: `${access.intelUrl} answered HTTP ${status} ${via(config, access.intelUrl)}` });
+    const answered = `${access.intelUrl} answered HTTP ${status} ${via(config, access.intelUrl)}`;
+    if (status >= 200 && status < 300) checks.push({ status: 'ok', name: intel, detail: answered });
+    // A token without the Private Intelligence scope gets its token, then 401 or 403 here: the sync's imports would fail alike.
+    else if (status === 401 || status === 403) {
+      checks.push({ status: 'FAIL', name: intel, detail: `${answered}: XDR refused the API client's token`, fix: XDR_SCOPE_FIX });
+    } else checks.push({ status: 'FAIL', name: intel, detail: answered, fix: `check XDR_REGION or XDR_INTEL_URL: it must be CTIA's base URL (${REACH_FIX})` });
   } catch (error) {
     checks.push({ status: 'FAIL', name: intel, detail: toRelayError(error).message, fix: `${REACH_FIX}, and XDR_REGION or XDR_INTEL_URL` });
   }

@@ -26,7 +26,8 @@ export const SYNC_HELP = `spycloud-relay sync [--every 15m] [--dry-run] [--since
                      plus this wait (s, m or h: 15m), until SIGTERM or Ctrl-C.
   --dry-run          Print what would be imported (counts and titles); call
                      nothing in XDR (XDR credentials not needed).
-  --since <date>     Read from this UTC day (YYYY-MM-DD) instead: a backfill.
+  --since <date>     Read from this UTC day (YYYY-MM-DD) instead: a backfill
+                     (one run: not with --every).
   -h, --help         Show this help.
 
   One JSON log line per run on stdout. Exit code 0: everything imported or
@@ -100,6 +101,10 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<numbe
   }
   const every = intervalMs(values.every);
   const since = sinceDay(values.since);
+  // Every run of --every would read the whole backfill again.
+  if (every !== undefined && since !== undefined) {
+    throw new UsageError('--since and --every do not go together: each run would read the whole backfill again; run the backfill once with --since, then --every alone');
+  }
   const dryRun = values['dry-run'] === true;
   let config: SyncConfig;
   try {

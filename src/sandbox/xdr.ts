@@ -1,13 +1,14 @@
 // The XDR sandbox: a loopback stand-in for XDR's OAuth2 token endpoint and
 // CTIA's bundle import, with CTIA's semantics as RELAY.md §10 describes them —
-// dedup by prefixed external id (`exists`, never updated), transient ids resolved
+// dedup by prefixed external id against what was stored before the bundle
+// (`exists`, never updated), transient ids resolved
 // and references to existing entities replaced by the stored id, a schema error
 // refuses the whole bundle (400), a limit fails only its entity. Test hooks: token
 // lifetime and clock, injected failures, a dropped connection, what was received
 // and stored. For the demo, the tests and the bench.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { json, startStandIn, type Handler, type StandIn, type StandInOptions } from './stand-in.js';
+import { json, startStandIn, type Handler, type Seen, type StandIn, type StandInOptions } from './stand-in.js';
 
 export const SANDBOX_XDR_CLIENT_ID = 'client-sandbox-spycloud-sync';
 export const SANDBOX_XDR_CLIENT_SECRET = 'sandbox-xdr-secret-8f2c4e71a9d0';
@@ -29,7 +30,8 @@ export interface StoredEntity {
   readonly entity: Readonly<Record<string, unknown>>;
 }
 
-export interface ImportResult {
+/** One entity's outcome in CTIA's answer, as the sandbox writes it. */
+interface CtiaResult {
   id?: string;
   original_id: string;
   result: 'created' | 'exists' | 'error';
@@ -38,7 +40,7 @@ export interface ImportResult {
   error?: string;
 }
 
-export type XdrRoute = 'token' | 'import';
+export type XdrRoute = 'token' | 'import' | 'status';
 
 export interface XdrSandboxOptions extends StandInOptions {
   /** client_id → client_secret (default: the sandbox's own pair). */
@@ -208,12 +210,12 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const stored = new Map<string, StoredEntity>();
   /** Prefixed external id → stored id. */
   const byExternalId = new Map<string, string>();
-  const calls: Record<XdrRoute, number> = { token: 0, import: 0 };
+  const calls: Record<XdrRoute, number> = { token: 0, import: 0, status: 0 };
   const received: string[] = [];
   const keep = (body: string) => {
     if (options.keepBodies !== false) received.push(body);
   };
-  const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 } };
+  const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 }, status: { times: 0, status: 0 } };
   let dropAfterBundles: number | undefined;
   let refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined;
   let bundlesImported = 0;
@@ -248,6 +250,16 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     json({ access_token: accessToken, token_type: 'bearer', expires_in: lifetimeS, scope: 'private-intel' })(req, res, seen);
   };
 
+  /** Answers 401 when the request's bearer token is unknown or expired (as CTIA does on every route). */
+  const refusedBearer = (req: IncomingMessage, res: ServerResponse, seen: Seen): boolean => {
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const expiresAt = bearer === undefined ? undefined : tokens.get(bearer);
+    if (expiresAt !== undefined && expiresAt > now()) return false;
+    const body = expiresAt === undefined ? { error: 'invalid_token', message: 'Invalid token' } : { error: 'jwt_expired', message: 'JWT expired' };
+    json(body, 401)(req, res, seen);
+    return true;
+  };
+
   const bundleImport: Handler = async (req, res, seen) => {
     calls.import += 1;
     const body = await readBody(req);
@@ -255,10 +267,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     if (injected('import', res)) return;
     const answer = (value: unknown, status = 200) => json(value, status)(req, res, seen);
     if (req.method !== 'POST') return answer({ error: 'method_not_allowed' }, 405);
-    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const expiresAt = bearer === undefined ? undefined : tokens.get(bearer);
-    if (expiresAt === undefined) return answer({ error: 'invalid_token', message: 'Invalid token' }, 401);
-    if (expiresAt <= now()) return answer({ error: 'jwt_expired', message: 'JWT expired' }, 401);
+    if (refusedBearer(req, res, seen)) return;
     const prefixes = (new URLSearchParams(seen.url.split('?')[1] ?? '').get('external-key-prefixes') ?? '').split(',').filter((p) => p !== '');
     let bundle: unknown;
     try {
@@ -283,11 +292,14 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     // Relationships last: their references resolve against the others' outcome.
     entities.sort((a, b) => Number(a.type === 'relationship') - Number(b.type === 'relationship'));
     const resolved = new Map<string, string>();
-    const results: ImportResult[] = entities.map(({ entity, type }) => {
+    // CTIA checks `exists` against the store as it was before the bundle: two entities
+    // with one external id in a bundle are both created, so the new ids are registered after.
+    const registered: Array<[string, string]> = [];
+    const results: CtiaResult[] = entities.map(({ entity, type }) => {
       const originalId = entity.id as string;
       const externalIds = entity.external_ids;
       const keyed = (Array.isArray(externalIds) ? externalIds : []).filter((x): x is string => typeof x === 'string' && prefixes.some((p) => x.startsWith(p)));
-      const result = (outcome: ImportResult['result'], id?: string, error?: string): ImportResult =>
+      const result = (outcome: CtiaResult['result'], id?: string, error?: string): CtiaResult =>
         ({ ...(id === undefined ? {} : { id }), original_id: originalId, result: outcome, type, external_ids: externalIds, ...(error === undefined ? {} : { error }) });
       const existing = keyed.map((x) => byExternalId.get(x)).find((id) => id !== undefined);
       if (existing !== undefined) {
@@ -311,10 +323,11 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
       const id = `${baseUrl}/ctia/${type}/${type}-${randomUUID()}`;
       stored_.id = id;
       stored.set(id, { id, type, entity: stored_ });
-      for (const x of keyed) byExternalId.set(x, id);
+      for (const x of keyed) registered.push([x, id]);
       resolved.set(originalId, id);
       return result('created', id);
     });
+    for (const [x, id] of registered) byExternalId.set(x, id);
     bundlesImported += 1;
     if (dropAfterBundles !== undefined && bundlesImported > dropAfterBundles) {
       res.destroy();
@@ -323,8 +336,12 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     answer({ results });
   };
 
-  // CTIA's status route: doctor's check that the intel host answers.
-  const status: Handler = (req, res, seen) => json({ status: 'ok' })(req, res, seen);
+  // CTIA's status route: doctor's check that the intel host answers, and takes the client's token.
+  const status: Handler = (req, res, seen) => {
+    calls.status += 1;
+    if (injected('status', res) || refusedBearer(req, res, seen)) return;
+    json({ status: 'ok' })(req, res, seen);
+  };
   const standIn = await startStandIn({ [TOKEN_PATH]: token, [IMPORT_PATH]: bundleImport, '/ctia/status': status }, options);
   baseUrl = standIn.url;
   return {

@@ -43,9 +43,14 @@ const segment = (value: string): string =>
   // encodeURIComponent leaves dots alone; a segment of only dots must still name a value, not climb.
   /^\.{1,2}$/.test(value) ? value.replaceAll('.', '%2E') : encodeURIComponent(value);
 
-/** A 400 on a later page of the sync: SpyCloud's cursors expire about 2 minutes after their page. */
-const cursorRefused = (): RelayError =>
-  new RelayError('unknown', 'SpyCloud refused the cursor of the next page (HTTP 400): it expires about 2 minutes after its page.');
+/**
+ * A 400 on a page of the sync's watchlist read: on the first page SpyCloud refused
+ * the query itself (taking it for no records would make every run a silent no-op);
+ * on a later one the cursor, which expires about 2 minutes after its page.
+ */
+const syncPageRefused = (firstPage: boolean): RelayError => new RelayError('unknown', firstPage
+  ? 'SpyCloud refused the watchlist query (HTTP 400): it did not accept since_modification_date for this API key, so nothing was read.'
+  : 'SpyCloud refused the cursor of the next page (HTTP 400): it expires about 2 minutes after its page.');
 
 function page(answer: UpstreamAnswer): Page {
   if (answer.status === 400) return { cursor: '', results: [] };
@@ -103,8 +108,8 @@ export class SpyCloudClient {
   /**
    * The watchlist records modified since `since` (a UTC date, `YYYY-MM-DD`), one
    * page at a time and every page, so that the sync holds a page at once and may
-   * read the next while it imports one. A 400 on a later page is an expired
-   * cursor: an error, so that a run never takes a cut list for the whole window.
+   * read the next while it imports one. A 400 on any page is an error (a refused
+   * query, an expired cursor), so that a run never takes a cut or empty list for the whole window.
    */
   watchlistModifiedSince(since: string, caller: Caller): AsyncGenerator<readonly BreachRecord[], boolean> {
     const query = `since_modification_date=${encodeURIComponent(since)}`;
@@ -126,16 +131,16 @@ export class SpyCloudClient {
    * The one page-following loop: each page of `path` (with `query`) in SpyCloud's
    * order, following cursors up to `maxPages`; a page over `perPage` records is cut
    * there and ends the read. Returns whether SpyCloud's last page was read. A 400
-   * is no results (RELAY.md §4.4), on a later page too, unless `expiredCursorFails`.
+   * is no results (RELAY.md §4.4), on a later page too, unless `refusalFails`.
    */
   private async *pageStream(
-    path: string, query: string, maxPages: number, perPage: number, caller: Caller, expiredCursorFails = false,
+    path: string, query: string, maxPages: number, perPage: number, caller: Caller, refusalFails = false,
   ): AsyncGenerator<readonly BreachRecord[], boolean> {
     let cursor = '';
     for (let pages = 0; pages < maxPages; pages++) {
       const params = [query, cursor === '' ? '' : `cursor=${encodeURIComponent(cursor)}`].filter((p) => p !== '').join('&');
       const answer = await this.transport.get(params === '' ? path : `${path}?${params}`, caller.apiKey, caller.scope);
-      if (expiredCursorFails && cursor !== '' && answer.status === 400) throw cursorRefused();
+      if (refusalFails && answer.status === 400) throw syncPageRefused(cursor === '');
       const read = page(answer);
       const overfull = read.results.length > perPage;
       yield overfull ? read.results.slice(0, perPage) : read.results;

@@ -1,12 +1,13 @@
 // Incident groups → CTIM bundles for CTIA's import (RELAY.md §10): at most
 // MAX_ENTITIES each (CTIA's own limit is 2,000), an incident always in the same
 // bundle as its members and their relationships. A group too large for one bundle
-// is split; each part carries the incident again, which CTIA answers `exists`
-// and whose references it replaces by the stored id. Pure.
+// is split; each part carries the incident again, in a bundle of its own (CTIA
+// checks `exists` against what was stored before a bundle), which CTIA answers
+// `exists` and whose references it replaces by the stored id. Pure.
 import { MODULE_NAME } from './incident.js';
 import type { IncidentGroup, SyncIndicator } from './mapping.js';
 
-export const MAX_ENTITIES = 1000;
+const MAX_ENTITIES = 1000;
 
 export interface Bundle {
   type: 'bundle';
@@ -17,7 +18,7 @@ export interface Bundle {
   relationships: IncidentGroup['members'][number]['relationships'][number][];
 }
 
-export const entityCount = (bundle: Bundle): number =>
+const entityCount = (bundle: Bundle): number =>
   bundle.incidents.length + bundle.sightings.length + bundle.indicators.length + bundle.relationships.length;
 
 const groupSize = (group: IncidentGroup): number =>
@@ -41,7 +42,8 @@ export function bundlesOf(groups: readonly IncidentGroup[], max = MAX_ENTITIES):
   for (const part of groups.flatMap((group) => parts(group, max))) {
     const needsIndicator = part.indicator !== undefined && !current.indicators.includes(part.indicator);
     const partSize = groupSize(part) - (part.indicator !== undefined && !needsIndicator ? 1 : 0);
-    if (size > 0 && size + partSize > max) {
+    // Another part of the same incident starts a bundle of its own: CTIA would create the incident twice in one bundle.
+    if (size > 0 && (size + partSize > max || current.incidents.includes(part.incident))) {
       bundles.push(current);
       current = emptyBundle();
     }

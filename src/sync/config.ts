@@ -3,12 +3,12 @@
 import { ConfigError, httpUrl, integer, loadConfig, text, type Config, type Env } from '../config.js';
 import { passwordDisplayOf, PASSWORD_DISPLAYS, type PasswordDisplay } from '../password-display.js';
 
-export const XDR_REGIONS = {
+const XDR_REGIONS = {
   us: { token: 'https://visibility.amp.cisco.com/iroh/oauth2/token', intel: 'https://private.intel.amp.cisco.com' },
   eu: { token: 'https://visibility.eu.amp.cisco.com/iroh/oauth2/token', intel: 'https://private.intel.eu.amp.cisco.com' },
   apjc: { token: 'https://visibility.apjc.amp.cisco.com/iroh/oauth2/token', intel: 'https://private.intel.apjc.amp.cisco.com' },
 } as const;
-export type XdrRegion = keyof typeof XDR_REGIONS;
+type XdrRegion = keyof typeof XDR_REGIONS;
 
 export interface XdrAccess {
   clientId: string;

@@ -12,17 +12,17 @@ export const MODULE_NAME = 'SpyCloud Employee ATO Prevention';
 const SEVERITY_RANK = ['Unknown', 'None', 'Info', 'Low', 'Medium', 'High', 'Critical'];
 
 /** The most severe of `severities` (Unknown when none). */
-export function highestSeverity(severities: readonly string[]): string {
+function highestSeverity(severities: readonly string[]): string {
   let best = 'Unknown';
   for (const s of severities) if (SEVERITY_RANK.indexOf(s) > SEVERITY_RANK.indexOf(best)) best = s;
   return best;
 }
 
-export const incidentExternalId = (sourceId: string, identity: string): string =>
+const incidentExternalId = (sourceId: string, identity: string): string =>
   `spycloud-incident-${sourceId}-${createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, 16)}`;
 
 /** The catalog's title when it has one, else the source id SpyCloud gave. */
-export function sourceName(catalog: Catalog | undefined, sourceId: string): string {
+function sourceName(catalog: Catalog | undefined, sourceId: string): string {
   const title = catalog?.title;
   return typeof title === 'string' && title.trim() !== '' ? title.trim() : `SpyCloud source ${sourceId}`;
 }
@@ -62,6 +62,12 @@ function distinct(records: readonly BreachRecord[], field: string, max: number, 
   return [...values];
 }
 
+/** A field holding a password (in any case: SpyCloud's names vary), not its type. */
+const isPasswordField = (key: string): boolean => {
+  const name = key.toLowerCase();
+  return name.startsWith('password') && name !== 'password_type';
+};
+
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const day = (time: string) => time.slice(0, 10);
 
@@ -71,7 +77,7 @@ export function toIncident(input: IncidentInput) {
   const kinds = [...new Set(records.map((r) => kindOf(r, catalog)))];
   const stealer = kinds.includes('infostealer log') || kinds.includes('session cookies');
   const passwordTypes = distinct(records, 'password_type', 5, 40);
-  const withPassword = records.filter((r) => Object.keys(r).some((k) => k.toLowerCase().startsWith('password') && k !== 'password_type' && isPresent(r[k]))).length;
+  const withPassword = records.filter((r) => Object.keys(r).some((k) => isPasswordField(k) && isPresent(r[k]))).length;
   const machines = new Set(records.map((r) => r.infected_machine_id).filter((m) => typeof m === 'string' && m !== '')).size;
   const sessions = records.filter((r) => kindOf(r, catalog) === 'session cookies').length;
   const sites = distinct(records, 'target_domain', 10);

@@ -45,13 +45,13 @@ function withTlp<T extends Record<string, unknown>>(entity: T, externalId: strin
 }
 
 /** §6's indicator (CTIM's rules held whatever the catalog says), with the sync's external id. */
-export function syncIndicator(catalog: Catalog, now: string) {
+function syncIndicator(catalog: Catalog, now: string) {
   return withTlp(toIndicator(catalog, now), `spycloud-catalog-${idText(catalog.uuid) ?? String(catalog.id)}`);
 }
 
 export type SyncIndicator = ReturnType<typeof syncIndicator>;
 
-export function syncSighting(record: BreachRecord, catalog: Catalog | undefined, observable: Observable, context: MappingContext) {
+function syncSighting(record: BreachRecord, catalog: Catalog | undefined, observable: Observable, context: MappingContext) {
   const observedAt = ctimTime(record.spycloud_publish_date) ?? ctimTime(catalog?.spycloud_publish_date) ?? context.now;
   const sighting = toSighting({ record, catalog, observable, observedAt, id: context.newId(), passwordDisplay: context.passwordDisplay });
   return withTlp(sighting, `spycloud-record-${idText(record.document_id) as string}`);
@@ -87,7 +87,9 @@ export function incidentGroups(records: readonly BreachRecord[], catalogs: Reado
     documents.add(documentId);
     const identity = identityOf(record) as Observable;
     const sourceId = idText(record.source_id) as string;
-    const key = `${sourceId}\u0000${identity.type}\u0000${identity.value}`;
+    // By value, not type: the incident's external id hashes the value only, so an email and a
+    // username alike must be one incident, not two with one external id.
+    const key = `${sourceId}\u0000${identity.value}`;
     let group = byKey.get(key);
     if (group === undefined) {
       group = { identity, sourceId, records: [] };
@@ -104,7 +106,7 @@ export function incidentGroups(records: readonly BreachRecord[], catalogs: Reado
       indicator = syncIndicator(catalog, context.now);
       indicators.set(sourceId, indicator);
     }
-    const sightings = own.map((record) => syncSighting(record, catalog, identity, context));
+    const sightings = own.map((record) => syncSighting(record, catalog, identityOf(record) as Observable, context));
     const incident = toIncident({
       id: `transient:incident-${context.newId()}`,
       identity: identity.value,

@@ -89,8 +89,11 @@ export function reportProblems(report: SyncReport): string[] {
     lines.push(`${report.failure.source === 'xdr' ? 'XDR' : 'SpyCloud'} failed, the run ended early: ${report.failure.reason}`);
   }
   const refused = ENTITY_TYPES.map((type) => [type, report.entities[type].errors] as const).filter(([, n]) => n > 0);
-  if (refused.length > 0) {
-    lines.push(`XDR refused ${refused.map(([type, n]) => `${n} ${type}${n === 1 ? '' : 's'}`).join(', ')}${report.errors.bundle > 0 ? ` (${report.errors.bundle} whole bundle${report.errors.bundle === 1 ? '' : 's'} as invalid CTIM)` : ''}; the next run tries them again.`);
+  // An error CTIA answered for a type it did not name (or one the sync does not send) counts too.
+  const other = report.errors.entity - refused.reduce((sum, [, n]) => sum + n, 0);
+  const counted = [...refused.map(([type, n]) => `${n} ${type}${n === 1 ? '' : 's'}`), ...(other > 0 ? [`${other} ${other === 1 ? 'entity' : 'entities'} of an unknown type`] : [])];
+  if (counted.length > 0) {
+    lines.push(`XDR refused ${counted.join(', ')}${report.errors.bundle > 0 ? ` (${report.errors.bundle} whole bundle${report.errors.bundle === 1 ? '' : 's'} as invalid CTIM)` : ''}; the next run tries them again.`);
   }
   if (report.errors.catalog > 0) {
     lines.push(`${report.errors.catalog} SpyCloud catalog${report.errors.catalog === 1 ? '' : 's'} could not be fetched; their incidents were imported without the breach's indicator.`);

@@ -9,13 +9,14 @@ import { idText } from '../ctim/common.js';
 import { ctimTimeOf } from '../ctim/time.js';
 import { RelayError } from '../errors.js';
 import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
+import { budgetSpent } from '../spycloud/upstream-errors.js';
 import type { CatalogLookup } from '../spycloud/types.js';
 import { bundlesOf, type Bundle } from './bundles.js';
 import type { SyncConfig } from './config.js';
 import type { Incident } from './incident.js';
 import { incidentGroups, skipReason, type Skip } from './mapping.js';
 import { emptyReport, tally, type SyncReport } from './report.js';
-import { XdrClient } from './xdr-client.js';
+import { syncBudgetSpent, XdrClient } from './xdr-client.js';
 
 export interface SyncDeps {
   /** Outbound HTTP for SpyCloud and XDR; by default the relay's egress (proxy included). */
@@ -39,9 +40,7 @@ export interface SyncDeps {
 const DAY_MS = 86_400_000;
 
 /** The first day the run reads: `YYYY-MM-DD`, UTC. */
-export const sinceDate = (nowMs: number, lookbackDays: number): string => new Date(nowMs - lookbackDays * DAY_MS).toISOString().slice(0, 10);
-
-export { type SyncReport } from './report.js';
+const sinceDate = (nowMs: number, lookbackDays: number): string => new Date(nowMs - lookbackDays * DAY_MS).toISOString().slice(0, 10);
 
 export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<SyncReport> {
   const now = deps.now ?? Date.now;
@@ -106,7 +105,9 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     }
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    report.failure = { source: phase, code: error.code, reason: error.message };
+    // SpyCloud's transport speaks of the relay's REQUEST_BUDGET_MS; here the budget is SYNC_BUDGET_S.
+    const reason = error.message === budgetSpent(config.budgetMs).message ? syncBudgetSpent(config.budgetMs).message : error.message;
+    report.failure = { source: phase, code: error.code, reason };
     report.errors[phase] += 1;
   } finally {
     if (deps.dispatcher === undefined) await dispatcher.close();

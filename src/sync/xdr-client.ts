@@ -9,13 +9,13 @@ import type { Dispatcher } from 'undici';
 import { RelayError } from '../errors.js';
 import type { XdrAccess } from './config.js';
 
-export const EXTERNAL_KEY_PREFIX = 'spycloud-';
+const EXTERNAL_KEY_PREFIX = 'spycloud-';
 const MAX_RETRIES = 4;
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 /** A token is renewed this long before XDR says it expires (or at 90 % of a short lifetime). */
 const RENEW_MARGIN_MS = 60_000;
 
-export interface ImportResult {
+interface ImportResult {
   id?: string;
   original_id?: string;
   result: string;
@@ -55,7 +55,8 @@ function errorWord(text: string): string | undefined {
   }
 }
 
-export const xdrBudgetSpent = (budgetMs: number) =>
+/** The sync's own budget message, for XDR and SpyCloud calls alike (not the relay's REQUEST_BUDGET_MS one). */
+export const syncBudgetSpent = (budgetMs: number) =>
   new RelayError('unknown', `The sync ran out of its ${Math.round(budgetMs / 1000)} s budget (SYNC_BUDGET_S); the next run imports the rest.`);
 
 export class XdrClient {
@@ -152,7 +153,7 @@ export class XdrClient {
   private async once(url: string, what: Call, headers: Record<string, string>, body: string | undefined): Promise<Attempt> {
     const { timeoutMs, deadline, budgetMs, now } = this.options;
     const remaining = deadline - now();
-    if (remaining <= 0) return { kind: 'failed', error: xdrBudgetSpent(budgetMs) };
+    if (remaining <= 0) return { kind: 'failed', error: syncBudgetSpent(budgetMs) };
     const signal = AbortSignal.timeout(Math.min(timeoutMs, remaining));
     const target = new URL(url);
     try {
@@ -168,7 +169,7 @@ export class XdrClient {
       return { kind: 'answer', answer: { status: response.statusCode, headers: response.headers, text } };
     } catch (error) {
       if (signal.aborted) {
-        return { kind: 'failed', error: remaining < timeoutMs ? xdrBudgetSpent(budgetMs) : new RelayError('unknown', `XDR did not answer within ${timeoutMs} ms (${what}).`) };
+        return { kind: 'failed', error: remaining < timeoutMs ? syncBudgetSpent(budgetMs) : new RelayError('unknown', `XDR did not answer within ${timeoutMs} ms (${what}).`) };
       }
       const code = (error as { code?: unknown; cause?: { code?: unknown } })?.cause?.code ?? (error as { code?: unknown })?.code;
       return { kind: 'failed', error: new RelayError('unknown', `XDR could not be reached at ${target.host} (${what}): ${typeof code === 'string' ? code : 'connection failed'}.`) };
