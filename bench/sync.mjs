@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startSpyCloudSandbox, startXdrSandbox } from '../dist/sandbox/index.js';
+import { startSpyCloudSandbox, startXdrSandbox } from '../dist/sandbox/index.js';
 import { processStats } from './relay-process.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -72,15 +72,7 @@ export async function syncBench({ latencyMs: L }) {
   const spycloud = await startSpyCloudSandbox({ dataset: syncWorld(Date.now()), apiKeys: [API_KEY], pageSize: PAGE, latencyMs: L });
   const xdr = await startXdrSandbox({ latencyMs: L });
   try {
-    const env = {
-      SPYCLOUD_API_URL: spycloud.url,
-      SPYCLOUD_API_KEY: API_KEY,
-      XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-      XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-      XDR_TOKEN_URL: xdr.tokenUrl,
-      XDR_INTEL_URL: xdr.intelUrl,
-      LOG_LEVEL: 'info',
-    };
+    const env = { ...xdr.syncEnv(spycloud.url, API_KEY), LOG_LEVEL: 'info' };
     const calls = () => {
       const seen = spycloud.seen.splice(0);
       const counted = {

@@ -7,7 +7,7 @@ import { runSyncCommand } from '../src/cli/sync.js';
 import { acmeDataset, SANDBOX_API_KEY } from '../src/sandbox/dataset.js';
 import { startSpyCloudSandbox } from '../src/sandbox/spycloud.js';
 import type { StandIn } from '../src/sandbox/stand-in.js';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox, type XdrSandboxOptions } from '../src/sandbox/xdr.js';
+import { startXdrSandbox, type XdrSandbox, type XdrSandboxOptions } from '../src/sandbox/xdr.js';
 import type { SyncDeps } from '../src/sync/index.js';
 import { WATCHLIST_PATH, watchlistPages, watchRecord } from './support/watchlist.js';
 
@@ -39,14 +39,7 @@ async function sync(spycloud: StandIn, xdr: XdrSandbox, deps: SyncDeps = {}): Pr
   let stderr = '';
   const code = await runSyncCommand({
     args: ['--since', '2026-06-01'],
-    env: {
-      SPYCLOUD_API_KEY: SANDBOX_API_KEY,
-      SPYCLOUD_API_URL: spycloud.url,
-      XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-      XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-      XDR_TOKEN_URL: xdr.tokenUrl,
-      XDR_INTEL_URL: xdr.intelUrl,
-    },
+    env: xdr.syncEnv(spycloud.url, SANDBOX_API_KEY),
     stdout: { write: (text) => (stdout += text) },
     stderr: { write: (text) => (stderr += text) },
     deps: { now: () => NOW, xdrRetryBaseMs: 1, ...deps },

@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { acmeDataset, SANDBOX_API_KEY } from '../src/sandbox/dataset.js';
 import { startSpyCloudSandbox } from '../src/sandbox/spycloud.js';
 import type { StandIn } from '../src/sandbox/stand-in.js';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox } from '../src/sandbox/xdr.js';
+import { SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox } from '../src/sandbox/xdr.js';
 import { loadSyncConfig } from '../src/sync/index.js';
 import { createSyncHandler, SyncRunFailed } from '../src/sync/lambda-handler.js';
 
@@ -35,13 +35,8 @@ async function world(): Promise<World> {
   const spycloud = await startSpyCloudSandbox({ dataset: acmeDataset({ now: NOW }), apiKeys: [SANDBOX_API_KEY], pageSize: 5 });
   const xdr = await startXdrSandbox();
   const env = {
-    SPYCLOUD_API_KEY: SANDBOX_API_KEY,
-    SPYCLOUD_API_URL: spycloud.url,
+    ...xdr.syncEnv(spycloud.url, SANDBOX_API_KEY),
     SPYCLOUD_RETRY_BASE_MS: '1',
-    XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-    XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-    XDR_TOKEN_URL: xdr.tokenUrl,
-    XDR_INTEL_URL: xdr.intelUrl,
     // The sandbox's watchlist is dated around NOW; the real clock is later: look far enough back.
     SYNC_LOOKBACK_DAYS: String(Math.ceil((Date.now() - NOW) / 86_400_000) + 20),
   };

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acmeDataset, SANDBOX_API_KEY } from '../src/sandbox/dataset.js';
 import { startSpyCloudSandbox } from '../src/sandbox/spycloud.js';
 import type { StandIn } from '../src/sandbox/stand-in.js';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox } from '../src/sandbox/xdr.js';
+import { startXdrSandbox, type XdrSandbox } from '../src/sandbox/xdr.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = join(ROOT, 'dist', 'cli.js');
@@ -40,15 +40,7 @@ afterAll(() => Promise.all([spycloud.close(), xdr.close()]));
 describe('sync --every', () => {
   it('runs, waits, and ends with exit 0 on SIGTERM between runs', async () => {
     const child = spawn(process.execPath, [ENTRY, 'sync', '--every', '1h'], {
-      env: {
-        PATH: process.env.PATH,
-        SPYCLOUD_API_KEY: SANDBOX_API_KEY,
-        SPYCLOUD_API_URL: spycloud.url,
-        XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-        XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-        XDR_TOKEN_URL: xdr.tokenUrl,
-        XDR_INTEL_URL: xdr.intelUrl,
-      },
+      env: { PATH: process.env.PATH, ...xdr.syncEnv(spycloud.url, SANDBOX_API_KEY) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

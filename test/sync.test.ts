@@ -7,7 +7,7 @@ import { runSyncCommand } from '../src/cli/sync.js';
 import { acmeDataset, SANDBOX_API_KEY, type AcmeDataset } from '../src/sandbox/dataset.js';
 import { startSpyCloudSandbox, watchlistRecords } from '../src/sandbox/spycloud.js';
 import { json, type StandIn } from '../src/sandbox/stand-in.js';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox, type XdrSandboxOptions } from '../src/sandbox/xdr.js';
+import { SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox, type XdrSandboxOptions } from '../src/sandbox/xdr.js';
 import type { SyncDeps } from '../src/sync/index.js';
 
 const DAY_MS = 86_400_000;
@@ -34,15 +34,7 @@ async function world(options: { pageSize?: number; xdr?: XdrSandboxOptions; spyc
   const dataset = acmeDataset({ now: NOW });
   const spycloud = await startSpyCloudSandbox({ dataset, apiKeys: [SANDBOX_API_KEY], pageSize: options.pageSize ?? 4, latencyMs: options.spycloudLatencyMs });
   const xdr = await startXdrSandbox(options.xdr);
-  const env = {
-    SPYCLOUD_API_KEY: SANDBOX_API_KEY,
-    SPYCLOUD_API_URL: spycloud.url,
-    SPYCLOUD_RETRY_BASE_MS: '1',
-    XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-    XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-    XDR_TOKEN_URL: xdr.tokenUrl,
-    XDR_INTEL_URL: xdr.intelUrl,
-  };
+  const env = { ...xdr.syncEnv(spycloud.url, SANDBOX_API_KEY), SPYCLOUD_RETRY_BASE_MS: '1' };
   const created: World = {
     dataset,
     spycloud,

@@ -3,7 +3,7 @@
 // second run that creates nothing.
 import type { Writable } from 'node:stream';
 import { SANDBOX_API_KEY } from '../sandbox/dataset.js';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox } from '../sandbox/xdr.js';
+import { startXdrSandbox, type XdrSandbox } from '../sandbox/xdr.js';
 import { loadSyncConfig, runSync, succeeded, type SyncReport } from '../sync/index.js';
 
 const created = (report: SyncReport) =>
@@ -15,14 +15,7 @@ const existing = (report: SyncReport) =>
 export async function demoSync(spycloudUrl: string, out: Writable, options: { now?: number; xdr?: XdrSandbox } = {}): Promise<number> {
   const xdr = options.xdr ?? await startXdrSandbox();
   try {
-    const config = loadSyncConfig({
-      SPYCLOUD_API_KEY: SANDBOX_API_KEY,
-      SPYCLOUD_API_URL: spycloudUrl,
-      XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-      XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-      XDR_TOKEN_URL: xdr.tokenUrl,
-      XDR_INTEL_URL: xdr.intelUrl,
-    });
+    const config = loadSyncConfig(xdr.syncEnv(spycloudUrl, SANDBOX_API_KEY));
     const now = options.now === undefined ? undefined : () => options.now as number;
     const first = await runSync(config, { now });
     const { incident, sighting, relationship, indicator } = first.entities;

@@ -70,6 +70,8 @@ export interface XdrSandbox {
   refuseEntities: (refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined) => void;
   /** Imports after the first `bundles` are stored, then the connection is dropped without an answer (until reset with undefined). */
   dropAfter: (bundles: number | undefined) => void;
+  /** The sync's variables for this sandbox (its own API client) and a SpyCloud at `spycloudUrl` with `apiKey`. */
+  syncEnv: (spycloudUrl: string, apiKey: string) => Record<string, string>;
   close: () => Promise<void>;
 }
 
@@ -355,6 +357,14 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     failNext: (route, times, status) => {
       failures[route] = { times, status };
     },
+    syncEnv: (spycloudUrl, apiKey) => ({
+      SPYCLOUD_API_KEY: apiKey,
+      SPYCLOUD_API_URL: spycloudUrl,
+      XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
+      XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
+      XDR_TOKEN_URL: `${standIn.url}${TOKEN_PATH}`,
+      XDR_INTEL_URL: standIn.url,
+    }),
     refuseEntities: (predicate) => {
       refuse = predicate;
     },
