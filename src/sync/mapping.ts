@@ -10,6 +10,7 @@ import { toSighting } from '../ctim/sighting.js';
 import { ctimTime } from '../ctim/time.js';
 import type { Observable } from '../observe.js';
 import type { PasswordDisplay } from '../password-display.js';
+import { identityOf } from '../spycloud/identity.js';
 import type { BreachRecord, Catalog, CatalogLookup } from '../spycloud/types.js';
 import { toIncident, type Incident } from './incident.js';
 
@@ -22,14 +23,6 @@ export interface MappingContext {
 
 /** Why a record is not imported, or undefined when it is. */
 export type Skip = 'below severity' | 'no identity' | 'no document id' | 'no source id';
-
-/** Whose credentials: the case-folded email, else the username. */
-export function identityOf(record: BreachRecord): Observable | undefined {
-  const { email, username } = record;
-  if (typeof email === 'string' && email.trim() !== '') return { type: 'email', value: email.trim().toLowerCase() };
-  if (typeof username === 'string' && username.trim() !== '') return { type: 'user', value: username.trim() };
-  return undefined;
-}
 
 export function skipReason(record: BreachRecord, minSeverity: number): Skip | undefined {
   const { severity } = record;

@@ -4,6 +4,7 @@
 import { idText } from '../ctim/common.js';
 import { severity } from '../ctim/sighting.js';
 import { ctimTime } from '../ctim/time.js';
+import { identityOf } from '../spycloud/identity.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { bucketOf, inWindow, type Window } from './window.js';
 
@@ -77,14 +78,6 @@ export function publishedAt(record: BreachRecord): number | undefined {
   return time === undefined ? undefined : Date.parse(`${time.slice(0, 23)}Z`);
 }
 
-/** The email, case-folded; a record without one counts by its username. */
-function identityOf(record: BreachRecord): string | undefined {
-  const { email, username } = record;
-  if (typeof email === 'string' && email.trim() !== '') return email.trim().toLowerCase();
-  if (typeof username === 'string' && username.trim() !== '') return username.trim();
-  return undefined;
-}
-
 const hasPlaintextPassword = (record: BreachRecord): boolean =>
   (typeof record.password_type === 'string' && record.password_type.toLowerCase() === 'plaintext')
   || (typeof record.password_plaintext === 'string' && record.password_plaintext !== '');
@@ -135,7 +128,7 @@ export class TileTally {
       source.newestMs = Math.max(source.newestMs, at);
       this.sources.set(sourceId, source);
     }
-    const identity = identityOf(record);
+    const identity = identityOf(record)?.value;
     if (identity !== undefined) {
       // The least level: addLevel makes it the worst of the identity's records.
       const exposed = this.identities.get(identity) ?? { identity, records: 0, worst: 'Unknown', newestMs: at };
