@@ -556,4 +556,35 @@ describe('spycloud-relay sync', () => {
     expect(log?.stopped).toBe(true);
     expect(log?.bundles).toBe(2);
   });
+
+  it('a run stopped while the next page is still being read ends without waiting for that page', async () => {
+    const w = await world();
+    const records = [...expectedGroups(w.dataset, SINCE).values()].flat().slice(0, 3);
+    let slowPageAnswered = false;
+    w.spycloud.route('/breach/data/watchlist', (req, res, seen) => {
+      if (!seen.url.includes('cursor=')) return json({ cursor: 'c2', hits: 6, results: records })(req, res, seen);
+      // The page read ahead answers late, long after the run was told to stop.
+      setTimeout(() => {
+        slowPageAnswered = true;
+        if (!res.destroyed) json({ cursor: '', hits: 6, results: [] })(req, res, seen);
+      }, 3_000);
+      return undefined;
+    });
+    let stop: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let stdout = '';
+    const code = await runSyncCommand({
+      args: ['--every', '15m'],
+      env: { ...w.env, SYNC_LOOKBACK_DAYS: '12' },
+      stdout: { write: (text) => (stdout += text) },
+      stderr: { write: () => undefined },
+      stopped,
+      deps: { now: () => NOW, onIncidents: () => stop() },
+    });
+    expect(slowPageAnswered).toBe(false);
+    expect(code).toBe(0);
+    expect(logLines(stdout)[0]).toMatchObject({ stopped: true, pages: 1, sightings: { created: 3 } });
+  });
 });

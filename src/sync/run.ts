@@ -1,5 +1,5 @@
 // One sync run (RELAY.md §10): SpyCloud's watchlist records modified since
-// `today − SYNC_LOOKBACK_DAYS`, page by page (one page in memory at a time) →
+// `today − SYNC_LOOKBACK_DAYS`, page by page (the page being imported and the next, read ahead) →
 // kept by severity → catalogs → incident groups → bundles → CTIA's import,
 // counting what CTIA created, found existing or refused. A run repeats safely:
 // every entity carries its external id, so what exists is answered `exists`.
@@ -51,7 +51,9 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
   const version = packageVersion();
   const deadline = started + config.budgetMs;
   const spycloud = createSpyCloud(config.relay, dispatcher, { now, random, version });
-  const caller = { apiKey: config.spycloudApiKey, scope: { arrivedAt: started, deadline, budgetMs: config.budgetMs, upstreamCalls: 0 } };
+  // Mutable here: a run that stops moves its deadline to now, so the page read ahead retries nothing.
+  const scope = { arrivedAt: started, deadline, budgetMs: config.budgetMs, upstreamCalls: 0 };
+  const caller = { apiKey: config.spycloudApiKey, scope };
   const xdr = report.dryRun || config.xdr === undefined ? undefined : new XdrClient({
     access: config.xdr,
     dispatcher,
@@ -110,7 +112,13 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
     report.failure = { source: phase, code: error.code, reason };
     report.errors[phase] += 1;
   } finally {
-    if (deps.dispatcher === undefined) await dispatcher.close();
+    if (deps.dispatcher === undefined && (report.stopped || report.failure !== undefined)) {
+      // The page read ahead will not be imported: end it rather than wait for its answer and retries.
+      scope.deadline = now();
+      await dispatcher.destroy();
+    } else if (deps.dispatcher === undefined) {
+      await dispatcher.close();
+    }
   }
   report.tokens = xdr?.tokensFetched ?? 0;
   report.durationMs = now() - started;
