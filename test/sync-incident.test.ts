@@ -16,4 +16,14 @@ describe('the incident of a sync', () => {
     const both = incidentOf([{ document_id: 'a', Password_Plaintext: 'x', Password_Type: 'plaintext' }, { document_id: 'b', password: 'y' }]);
     expect(both.description).toContain('- **Passwords:** 2 records with a password');
   });
+
+  it('counts infected machines whether SpyCloud gives their ids as strings or numbers', () => {
+    const incident = incidentOf([
+      { document_id: 'a', infected_machine_id: 'm-1' },
+      { document_id: 'b', infected_machine_id: 4711 },
+      { document_id: 'c', infected_machine_id: 4711 },
+    ]);
+    expect(incident.description).toContain('- **Infected machines:** 2');
+    expect(incident.short_description).toContain('infostealer log');
+  });
 });

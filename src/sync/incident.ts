@@ -2,7 +2,7 @@
 // what was exposed, when, and what to do, as an analyst reads it in XDR's
 // Incident Manager. Pure. The description is built from chosen fields only
 // (types, machines, sites, dates), so no password or record secret can reach it.
-import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, cut, isPresent } from '../ctim/common.js';
+import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, cut, idText, isPresent } from '../ctim/common.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { createHash } from 'node:crypto';
 
@@ -46,7 +46,7 @@ type Kind = 'session cookies' | 'infostealer log' | 'combolist' | 'breach';
 
 function kindOf(record: BreachRecord, catalog: Catalog | undefined): Kind {
   if (typeof record.severity === 'number' && record.severity >= 26) return 'session cookies';
-  if (isPresent(record.infected_machine_id)) return 'infostealer log';
+  if (idText(record.infected_machine_id) !== undefined) return 'infostealer log';
   if (catalog?.combo_list_flag) return 'combolist';
   return 'breach';
 }
@@ -78,7 +78,8 @@ export function toIncident(input: IncidentInput) {
   const stealer = kinds.includes('infostealer log') || kinds.includes('session cookies');
   const passwordTypes = distinct(records, 'password_type', 5, 40);
   const withPassword = records.filter((r) => Object.keys(r).some((k) => isPasswordField(k) && isPresent(r[k]))).length;
-  const machines = new Set(records.map((r) => r.infected_machine_id).filter((m) => typeof m === 'string' && m !== '')).size;
+  // SpyCloud's machine ids are strings or numbers, as the tiles count them.
+  const machines = new Set(records.map((r) => idText(r.infected_machine_id)).filter((m) => m !== undefined)).size;
   const sessions = records.filter((r) => kindOf(r, catalog) === 'session cookies').length;
   const sites = distinct(records, 'target_domain', 10);
   const systems = [...distinct(records, 'user_os', 3, 60), ...distinct(records, 'user_browser', 3, 60)];
