@@ -8,7 +8,7 @@
 // entry lasts (re-asked, as stale, every 300 s, until SpyCloud has it again).
 // One in-flight fetch per (API key,
 // id) so that no tenant ever shares another's failure. The key itself, not its
-// short log hash, tells tenants apart. Stale ids are refreshed together, a turn
+// short log hash, tells tenants apart. Stale ids are refreshed together, 20 ms
 // after they were seen, so that the observables of a request share their calls.
 import { NO_EVENTS, type RelayEvents } from '../events.js';
 import type { Catalog, CatalogLookup } from './types.js';

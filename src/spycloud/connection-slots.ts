@@ -89,7 +89,7 @@ export class ConnectionSlots {
     take();
   }
 
-  /** Slots in use now (for tests and the bench). */
+  /** Slots in use now (for tests). */
   get inUse(): number {
     return this.used;
   }

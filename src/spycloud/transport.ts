@@ -161,7 +161,7 @@ export class SpyCloudTransport {
 
   /**
    * The body as text, its bytes held against the relay-wide cap as they arrive
-   * (never ahead of them, declared length or not) until it has been read: the
+   * (a small answer of declared length, whole at once when it fits) until it has been read: the
    * caller parses it at once and keeps only the records it needs. Where the cap
    * is full, reading pauses until room comes free, at most until `deadline`.
    */
