@@ -3,6 +3,7 @@
 // Incident Manager. Pure. The description is built from chosen fields only
 // (types, machines, sites, dates), so no password or record secret can reach it.
 import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, cut, isPresent } from '../ctim/common.js';
+import { isPasswordColumn } from '../password-display.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { createHash } from 'node:crypto';
 
@@ -62,12 +63,6 @@ function distinct(records: readonly BreachRecord[], field: string, max: number, 
   return [...values];
 }
 
-/** A field holding a password (in any case: SpyCloud's names vary), not its type. */
-const isPasswordField = (key: string): boolean => {
-  const name = key.toLowerCase();
-  return name.startsWith('password') && name !== 'password_type';
-};
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const day = (time: string) => time.slice(0, 10);
 
@@ -77,7 +72,7 @@ export function toIncident(input: IncidentInput) {
   const kinds = [...new Set(records.map((r) => kindOf(r, catalog)))];
   const stealer = kinds.includes('infostealer log') || kinds.includes('session cookies');
   const passwordTypes = distinct(records, 'password_type', 5, 40);
-  const withPassword = records.filter((r) => Object.keys(r).some((k) => isPasswordField(k) && isPresent(r[k]))).length;
+  const withPassword = records.filter((r) => Object.keys(r).some((k) => isPasswordColumn(k) && isPresent(r[k]))).length;
   const machines = new Set(records.map((r) => r.infected_machine_id).filter((m) => typeof m === 'string' && m !== '')).size;
   const sessions = records.filter((r) => kindOf(r, catalog) === 'session cookies').length;
   const sites = distinct(records, 'target_domain', 10);
