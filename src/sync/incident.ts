@@ -2,7 +2,7 @@
 // what was exposed, when, and what to do, as an analyst reads it in XDR's
 // Incident Manager. Pure. The description is built from chosen fields only
 // (types, machines, sites, dates), so no password or record secret can reach it.
-import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, cut, isPresent } from '../ctim/common.js';
+import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, catalogUri, cut, isPresent } from '../ctim/common.js';
 import { isPasswordColumn } from '../password-display.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { createHash } from 'node:crypto';
@@ -77,7 +77,9 @@ export function toIncident(input: IncidentInput) {
   const sessions = records.filter((r) => kindOf(r, catalog) === 'session cookies').length;
   const sites = distinct(records, 'target_domain', 10);
   const systems = [...distinct(records, 'user_os', 3, 60), ...distinct(records, 'user_browser', 3, 60)];
-  const portal = typeof catalog?.uuid === 'string' && /^[\w-]{1,64}$/.test(catalog.uuid) ? `https://portal.spycloud.com/breach/catalog/${catalog.uuid}` : undefined;
+  const uri = catalogUri(catalog);
+  // A uuid of anything but word characters and dashes could break out of the markdown link.
+  const portal = uri !== undefined && /\/[\w-]{1,64}$/.test(uri) ? uri : undefined;
 
   const exposed = [
     `- **Source:** ${source}${portal === undefined ? '' : ` ([SpyCloud catalog](${portal}))`}`,
