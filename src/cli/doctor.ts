@@ -212,7 +212,7 @@ const XDR_SCOPE_FIX = 'give the API client the Private Intelligence scope (read 
 async function xdrChecks(config: Config, env: Env, dispatcher: Dispatcher): Promise<Check[]> {
   let access: XdrAccess;
   try {
-    access = xdrAccess(env, true) as XdrAccess;
+    access = xdrAccess(env, true);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return [{ status: 'FAIL', name: 'XDR API client', detail: error.message, fix: 'fix that variable (docs/alerts.md); the sync would not start' }];

@@ -22,7 +22,7 @@ export function severity(record: BreachRecord, catalog: Catalog | undefined): st
 }
 
 /** `count`: the record's `sighting` when it is a positive whole number (CTIM wants an integer), else 1. */
-export const sightingCount = (value: unknown): number =>
+const sightingCount = (value: unknown): number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 1;
 
 /**

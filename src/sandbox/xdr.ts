@@ -13,8 +13,8 @@ import { json, startStandIn, type Handler, type Seen, type StandIn, type StandIn
 export const SANDBOX_XDR_CLIENT_ID = 'client-sandbox-spycloud-sync';
 export const SANDBOX_XDR_CLIENT_SECRET = 'sandbox-xdr-secret-8f2c4e71a9d0';
 
-export const TOKEN_PATH = '/iroh/oauth2/token';
-export const IMPORT_PATH = '/ctia/bundle/import';
+const TOKEN_PATH = '/iroh/oauth2/token';
+const IMPORT_PATH = '/ctia/bundle/import';
 /** CTIA's default limit of entities in one bundle. */
 export const MAX_BUNDLE_ENTITIES = 2000;
 
