@@ -1,4 +1,4 @@
-// Fair shares of the relay-wide SpyCloud resources (issue 15): how long a light
+// Fair shares of the relay-wide SpyCloud resources: how long a light
 // tenant's single-email enrichment takes while (1) another tenant's slow 60 MiB
 // answers press the answer-byte cap (SPYCLOUD_MAX_BUFFERED_MB, 256 MiB), and
 // (2) 24 busy tenants fill the connection pool (SPYCLOUD_MAX_CONNECTIONS, 256)
@@ -13,8 +13,8 @@ import { breachWorld, forkSpyCloud } from './world.mjs';
 const LIGHT_KEY = 'bench-light-tenant-key';
 const HEAVY_KEY = 'bench-heavy-tenant-key';
 const ANSWER_MIB = 60;
-// 5 MiB/s: slower than the relay's 10 s call timeout allows for 60 MiB, as in the issue, where the
-// heavy tenant's calls ended at their timeout. Fifteen of them fill the 256 MiB cap in under 4 s.
+// 5 MiB/s: slower than the relay's 10 s call timeout allows for 60 MiB, so the heavy
+// tenant's calls end at their timeout. Fifteen of them fill the 256 MiB cap in under 4 s.
 const ANSWER_SECONDS = 12;
 const HEAVY_LOOPS = 3;
 const POOL_L = 1000;

@@ -1,4 +1,4 @@
-// Fairness (issue 7): while one tenant enriches an investigation of 1000 emails
+// Fairness between tenants: while one tenant enriches an investigation of 1000 emails
 // × 100 records again and again, how long does another tenant wait for
 // `/version` and for a single-email enrichment, and how large does the relay grow?
 // Its own relay process and SpyCloud stand-in, so nothing of the main bench carries over.

@@ -87,7 +87,7 @@ const kbToMB = (kb) => (kb === undefined ? undefined : (Number(kb) * 1024) / 1e6
 
 /** Memory and CPU of a process from /proc (Linux); each figure is undefined where /proc is missing. */
 export const processStats = (pid) => ({
-  /** Resident set size now, in MB (10^6 bytes, the unit of the target). */
+  /** Resident set size now, in MB (10^6 bytes, the unit of the bench's RSS target). */
   rssMB: () => kbToMB(procField(pid, 'status', /VmRSS:\s+(\d+) kB/)),
   /** CPU time used so far, in ms (schedstat counts nanoseconds on the CPU). */
   cpuMs: () => {

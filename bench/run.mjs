@@ -2,8 +2,8 @@
 // local SpyCloud stand-in that adds L ms to every answer. Measures upstream calls
 // cold and warm, cold latency, the relay's warm overhead (median of paired
 // differences against a direct round trip to the stand-in) and a 16-client
-// closed-loop load with one API key. Reports PASS/FAIL per target of issue 3;
-// it never gates (exit 0 unless the bench itself breaks).
+// closed-loop load with one API key. Reports PASS/FAIL per target (calls, warm
+// overhead, throughput and p99, RSS); it never gates (exit 0 unless the bench itself breaks).
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
@@ -254,15 +254,15 @@ async function main() {
     const fair = await fairness({ latencyMs: L });
     console.log('\ntargets (fairness):');
     for (const [pass, text] of fair) verdict(pass, text);
-    // Fair shares of the byte cap and the connection pool (issue 15), on relay processes of their own.
+    // Fair shares of the byte cap and the connection pool, on relay processes of their own.
     const shares = await fairShare({ latencyMs: L, jwks });
     console.log('\ntargets (fair shares under pressure):');
     for (const [pass, text] of shares) verdict(pass, text);
-    // Dashboard tiles (issue 9), on a relay process of their own.
+    // Dashboard tiles, cold and warm, on a relay process of their own.
     await tilesBench({ latencyMs: L, jwks, agent });
     // The alerts sync, as its own process against the SpyCloud and XDR sandboxes.
     await syncBench({ latencyMs: L });
-    // Speed against a baseline commit built from git (issue 11), on relays and stand-ins of its own.
+    // Speed against a baseline commit built from git, on relays and stand-ins of its own.
     await speedBench({ latencyMs: L });
   } finally {
     await relay?.stop();

@@ -1,5 +1,6 @@
-// Speed (issue 11), this build side by side with a baseline commit built from
-// git in the same run (BENCH_BASELINE, default 34e61dd): the machine is noisy, so
+// Speed: this build side by side with a baseline commit built from git in the
+// same run (BENCH_BASELINE, default DEFAULT_BASELINE below: a fixed earlier build,
+// so every run compares against the same one): the machine is noisy, so
 // only ratios measured together mean something, and the two builds take turns.
 //  1. relay CPU per enrichment, W2: one email with 100 records over 20 catalogs,
 //     16 closed-loop clients over 16 API keys, warm;

@@ -1,4 +1,4 @@
-// The dashboard tiles' figure of `npm run bench` (issue 9): a full dashboard (the
+// The dashboard tiles' figure of `npm run bench`: a full dashboard (the
 // five tile-data requests XDR sends at once) for one tenant and period, with 10,000
 // watchlist records in the period, on a fresh relay (cold: aggregates not cached)
 // and again (warm). Counts upstream calls at the SpyCloud sandbox and times the dashboard.

@@ -13,3 +13,9 @@ export function passwordDisplayOf(value: unknown): PasswordDisplay | undefined {
   const folded = value.trim().toLowerCase();
   return PASSWORD_DISPLAYS.find((mode) => mode === folded);
 }
+
+/** A column holding a password (in any case: SpyCloud's names vary), not its type. */
+export function isPasswordColumn(name: string): boolean {
+  const folded = name.toLowerCase();
+  return folded.startsWith('password') && folded !== 'password_type';
+}

@@ -29,6 +29,9 @@ export const packageVersion = (): string =>
     ? __RELAY_VERSION__
     : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** How the relay names itself to SpyCloud and XDR. */
+export const userAgent = (version = packageVersion()): string => `spycloud-xdr-relay/${version}`;
+
 export interface RelayOptions {
   logger?: Logger;
   /** Outbound HTTP for SpyCloud and JWKS; by default egressDispatcher(config). */
@@ -74,7 +77,7 @@ export function createSpyCloud(
     baseUrl: config.spycloudApiUrl,
     timeoutMs: config.spycloudTimeoutMs,
     retryBaseMs: config.spycloudRetryBaseMs,
-    userAgent: `spycloud-xdr-relay/${options.version ?? packageVersion()}`,
+    userAgent: userAgent(options.version),
     dispatcher,
     limiter: new KeyLimiter(config.spycloudMaxConcurrency),
     answerBytes: new AnswerBytes(config.spycloudMaxBufferedBytes),

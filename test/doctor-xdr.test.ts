@@ -3,7 +3,8 @@
 // XDR sandbox on loopback; the client secret never shows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
-import { SANDBOX_XDR_CLIENT_ID, SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox } from '../src/sandbox/xdr.js';
+import { SANDBOX_API_KEY } from '../src/sandbox/dataset.js';
+import { SANDBOX_XDR_CLIENT_SECRET, startXdrSandbox, type XdrSandbox } from '../src/sandbox/xdr.js';
 import { startExampleSpyCloud } from './support/spycloud.js';
 import { startStandIn, type StandIn } from './support/stand-in.js';
 
@@ -20,11 +21,7 @@ afterAll(() => Promise.all([xdr.close(), spycloud.close()]));
 
 const env = (extra: Record<string, string> = {}) => ({
   SECRET_KEY: 'doctor-test-secret-0123456789-abcdefgh',
-  SPYCLOUD_API_URL: spycloud.url,
-  XDR_CLIENT_ID: SANDBOX_XDR_CLIENT_ID,
-  XDR_CLIENT_SECRET: SANDBOX_XDR_CLIENT_SECRET,
-  XDR_TOKEN_URL: xdr.tokenUrl,
-  XDR_INTEL_URL: xdr.intelUrl,
+  ...xdr.syncEnv(spycloud.url, SANDBOX_API_KEY),
   SPYCLOUD_TIMEOUT_MS: '2000',
   ...extra,
 });

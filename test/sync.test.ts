@@ -267,6 +267,18 @@ describe('spycloud-relay sync', () => {
     }
   });
 
+  it('waits as long as an XDR 429 says in Retry-After, in seconds or as an HTTP date', async () => {
+    // A back-off far past the run's budget: only a Retry-After that is read gets the import retried in time.
+    const slowBackOff = { xdrRetryBaseMs: 3_600_000, random: () => 0.5 };
+    for (const retryAfter of ['0', new Date(NOW + 1_000).toUTCString(), new Date(NOW - DAY_MS).toUTCString()]) {
+      const w = await world();
+      w.xdr.failNext('import', 1, 429, retryAfter);
+      const { code, stderr } = await w.sync(undefined, slowBackOff);
+      expect(code, `${retryAfter}: ${stderr}`).toBe(0);
+      expect(storedOf(w.xdr, 'incident').length).toBe(expectedGroups(w.dataset, SINCE).size);
+    }
+  });
+
   it('fails with exit 1 and says so when XDR keeps refusing the token, or keeps failing', async () => {
     const refused = await world();
     refused.xdr.failNext('import', 2, 401);

@@ -2,6 +2,7 @@
 // reads whatever the relay answered defensively, so an odd answer (an error, an
 // empty one) is described, never a crash.
 
+import { isPasswordColumn } from '../password-display.js';
 import { breachTitles, SEVERITIES, tally } from './answer-reading.js';
 
 export interface Answer {
@@ -81,7 +82,7 @@ const showsPassword = (sighting: Doc): boolean => {
   const data = doc(sighting.data);
   const columns = list(data.columns).map((c) => text(doc(c).name) ?? '');
   return list(data.rows).some((row) => columns.some((name, i) =>
-    name.startsWith('password') && name !== 'password_type' && text(list(row)[i]) !== undefined));
+    isPasswordColumn(name) && text(list(row)[i]) !== undefined));
 };
 
 /**

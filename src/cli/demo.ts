@@ -24,7 +24,7 @@ import { EXIT } from './usage.js';
 type Env = Record<string, string | undefined>;
 
 /** One name, overwritten by each run: demos leave no trail of folders behind. */
-export const ANSWERS_FILE = 'spycloud-relay-demo.json';
+const ANSWERS_FILE = 'spycloud-relay-demo.json';
 
 /**
  * Written beside the target under a name of its own, then renamed over it: a

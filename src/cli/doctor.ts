@@ -9,7 +9,7 @@ import { tenantFromClaims } from '../auth/tenant.js';
 import type { CliResult } from '../cli.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { RelayError, toRelayError } from '../errors.js';
-import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
+import { createSpyCloud, egressDispatcher, userAgent } from '../relay.js';
 import { redactUrlCredentials } from '../redact.js';
 import { tlsCredentials } from '../tls.js';
 import { EXIT } from './usage.js';
@@ -161,7 +161,7 @@ async function spycloudReachable(config: Config, dispatcher: Dispatcher): Promis
       path: `${base.pathname.replace(/\/+$/, '')}/watchlist/example.org`,
       method: 'GET',
       signal,
-      headers: { accept: 'application/json', 'user-agent': `spycloud-xdr-relay/${packageVersion()}` },
+      headers: { accept: 'application/json', 'user-agent': userAgent() },
     });
     await response.body.dump();
     const detail = `${base.origin} answered HTTP ${response.statusCode} ${via(config, base.origin)}`;
@@ -212,14 +212,14 @@ const XDR_SCOPE_FIX = 'give the API client the Private Intelligence scope (read 
 async function xdrChecks(config: Config, env: Env, dispatcher: Dispatcher): Promise<Check[]> {
   let access: XdrAccess;
   try {
-    access = xdrAccess(env, true) as XdrAccess;
+    access = xdrAccess(env, true);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return [{ status: 'FAIL', name: 'XDR API client', detail: error.message, fix: 'fix that variable (docs/alerts.md); the sync would not start' }];
   }
   const now = Date.now();
   const client = new XdrClient({
-    access, dispatcher, userAgent: `spycloud-xdr-relay/${packageVersion()}`, timeoutMs: config.spycloudTimeoutMs,
+    access, dispatcher, userAgent: userAgent(), timeoutMs: config.spycloudTimeoutMs,
     retryBaseMs: 0, deadline: now + config.spycloudTimeoutMs * 2, budgetMs: config.spycloudTimeoutMs * 2, now: Date.now, random: Math.random,
   });
   const tokenCheck = 'XDR API client';

@@ -12,7 +12,7 @@ import { UsageError } from './usage.js';
 
 type Env = Record<string, string | undefined>;
 
-export const SYNC_HELP = `spycloud-relay sync [--every 15m] [--dry-run] [--since YYYY-MM-DD]
+const SYNC_HELP = `spycloud-relay sync [--every 15m] [--dry-run] [--since YYYY-MM-DD]
 
   Imports new SpyCloud watchlist exposures into XDR as incidents: records
   modified in the last SYNC_LOOKBACK_DAYS (2) with a severity of at least

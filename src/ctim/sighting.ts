@@ -1,6 +1,6 @@
 // Breach record (+ its catalog) → CTIM Sighting (RELAY.md §6). Pure.
 import type { Observable } from '../observe.js';
-import type { PasswordDisplay } from '../password-display.js';
+import { isPasswordColumn, type PasswordDisplay } from '../password-display.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { MAX_DESCRIPTION, SCHEMA_VERSION, catalogUri, cut, idText, isDefined, textOf } from './common.js';
 import { siteHost } from './site.js';
@@ -22,7 +22,7 @@ export function severity(record: BreachRecord, catalog: Catalog | undefined): st
 }
 
 /** `count`: the record's `sighting` when it is a positive whole number (CTIM wants an integer), else 1. */
-export const sightingCount = (value: unknown): number =>
+const sightingCount = (value: unknown): number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 1;
 
 /**
@@ -59,9 +59,8 @@ function masked(value: unknown): unknown {
 /** `salt` only helps crack a hash; `hidden` drops every password column but its type. */
 function isShown(column: string, display: PasswordDisplay): boolean {
   if (display === 'plaintext') return true;
-  const name = column.toLowerCase();
-  if (name === 'salt') return false;
-  return display === 'masked' || name === 'password_type' || !name.startsWith('password');
+  if (column.toLowerCase() === 'salt') return false;
+  return display === 'masked' || !isPasswordColumn(column);
 }
 
 /** What the table does with a field: leave it out, show it, or show it masked. */
@@ -70,8 +69,7 @@ type FieldRule = 'out' | 'shown' | 'masked';
 /** The columns `masked` stars out are those `hidden` drops: every `password…` but its type. */
 function fieldRule(name: string, display: PasswordDisplay): FieldRule {
   if (NOT_IN_TABLE.has(name) || !isShown(name, display)) return 'out';
-  const folded = name.toLowerCase();
-  return display === 'masked' && folded.startsWith('password') && folded !== 'password_type' ? 'masked' : 'shown';
+  return display === 'masked' && isPasswordColumn(name) ? 'masked' : 'shown';
 }
 
 /** Field names → their rule, for one display mode; the records of one answer share their field names. */

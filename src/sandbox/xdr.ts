@@ -13,8 +13,8 @@ import { json, startStandIn, type Handler, type Seen, type StandIn, type StandIn
 export const SANDBOX_XDR_CLIENT_ID = 'client-sandbox-spycloud-sync';
 export const SANDBOX_XDR_CLIENT_SECRET = 'sandbox-xdr-secret-8f2c4e71a9d0';
 
-export const TOKEN_PATH = '/iroh/oauth2/token';
-export const IMPORT_PATH = '/ctia/bundle/import';
+const TOKEN_PATH = '/iroh/oauth2/token';
+const IMPORT_PATH = '/ctia/bundle/import';
 /** CTIA's default limit of entities in one bundle. */
 export const MAX_BUNDLE_ENTITIES = 2000;
 
@@ -64,8 +64,8 @@ export interface XdrSandbox {
   received: string[];
   /** Entities stored, by stored id, in creation order. */
   stored: ReadonlyMap<string, StoredEntity>;
-  /** The next `times` calls of `route` answer `status` (401 on import: an expired token). */
-  failNext: (route: XdrRoute, times: number, status: number) => void;
+  /** The next `times` calls of `route` answer `status` (401 on import: an expired token); a 429 says Retry-After `retryAfter` (default 0). */
+  failNext: (route: XdrRoute, times: number, status: number, retryAfter?: string) => void;
   /** Entities `refuse` picks are answered `result "error"` (as CTIA does for an entity past a limit), until reset with undefined. */
   refuseEntities: (refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined) => void;
   /** Imports after the first `bundles` are stored, then the connection is dropped without an answer (until reset with undefined). */
@@ -217,7 +217,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
   const keep = (body: string) => {
     if (options.keepBodies !== false) received.push(body);
   };
-  const failures: Record<XdrRoute, { times: number; status: number }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 }, status: { times: 0, status: 0 } };
+  const failures: Record<XdrRoute, { times: number; status: number; retryAfter?: string }> = { token: { times: 0, status: 0 }, import: { times: 0, status: 0 }, status: { times: 0, status: 0 } };
   let dropAfterBundles: number | undefined;
   let refuse: ((entity: Readonly<Record<string, unknown>>) => boolean) | undefined;
   let bundlesImported = 0;
@@ -229,7 +229,7 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     if (failure.times <= 0) return false;
     failure.times -= 1;
     const body = failure.status === 401 ? { error: 'jwt_expired', error_description: 'JWT expired' } : { error: `injected ${failure.status}` };
-    res.writeHead(failure.status, { 'content-type': 'application/json', ...(failure.status === 429 ? { 'retry-after': '0' } : {}) });
+    res.writeHead(failure.status, { 'content-type': 'application/json', ...(failure.status === 429 ? { 'retry-after': failure.retryAfter ?? '0' } : {}) });
     res.end(JSON.stringify(body));
     return true;
   };
@@ -354,8 +354,8 @@ export async function startXdrSandbox(options: XdrSandboxOptions = {}): Promise<
     calls,
     received,
     stored,
-    failNext: (route, times, status) => {
-      failures[route] = { times, status };
+    failNext: (route, times, status, retryAfter) => {
+      failures[route] = { times, status, retryAfter };
     },
     syncEnv: (spycloudUrl, apiKey) => ({
       SPYCLOUD_API_KEY: apiKey,

@@ -1,9 +1,10 @@
-// A relay-wide cap on SpyCloud answer bytes held at once (issue 7): many
+// A relay-wide cap on SpyCloud answer bytes held at once (RELAY.md §4.2): many
 // tenants' large answers together must not exhaust the process's memory.
-// Bytes are held as they arrive, never ahead of them (a declared length that
-// trickles in holds only what came), and released once the answer has been read
+// Bytes are held as they arrive (a declared length that trickles in holds only
+// what came; the transport takes a small declared answer, up to 64 KiB, whole
+// when it fits), and released once the answer has been read
 // (the caller parses it at once and keeps only the records it shows).
-// Fair under pressure (issue 15): room goes to whichever waiting chunk fits, so
+// Fair under pressure: room goes to whichever waiting chunk fits, so
 // a small answer never waits behind a larger one; an answer that finds no room
 // pauses its reading; and when every answer holding bytes is paused (none could
 // ever release room), a paused answer of the key holding the most is failed, so

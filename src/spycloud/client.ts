@@ -11,7 +11,7 @@ import { endsTheRequest, unexpectedBody, type UpstreamAnswer } from './upstream-
 /** SpyCloud answers at most this many catalog ids in one comma-delimited call. */
 const CATALOG_IDS_PER_CALL = 10;
 /** Records SpyCloud documents per page; a watchlist page with more is not what it promised, so reading stops there. */
-export const RECORDS_PER_PAGE = 1_000;
+const RECORDS_PER_PAGE = 1_000;
 
 /** Where SpyCloud keeps the breach records of each observable type. */
 const RECORDS_PATH: Readonly<Record<ObservableType, string>> = {

@@ -1,4 +1,4 @@
-// Fair shares of the relay-wide SpyCloud connections (RELAY.md §4.2, issue 15).
+// Fair shares of the relay-wide SpyCloud connections (RELAY.md §4.2).
 // undici's pool serves calls in arrival order, so a few busy keys (each up to
 // SPYCLOUD_MAX_CONCURRENCY calls) could fill it and a light tenant would queue
 // behind all their calls. In front of the pool, every SpyCloud call takes one of

@@ -1,6 +1,7 @@
 // One SpyCloud GET, done right: per-key concurrency cap, a fair share of the
 // relay-wide connections, timeout, retries with full-jitter back-off and
 // Retry-After, the request's budget, the answer-byte cap (RELAY.md §4.2).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { RequestScope } from './types.js';
 import { NO_EVENTS, upstreamKind, type RelayEvents } from '../events.js';
@@ -45,8 +46,6 @@ function limitFeedback(attempt: Attempt): Feedback {
   if ((answer.status === 429 && isRetryableStatus(answer)) || answer.headers['retry-after'] !== undefined) return 'shrink';
   return answer.status < 300 || answer.status === 400 || answer.status === 404 ? 'grow' : 'hold';
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SpyCloudTransport {
   private readonly origin: string;

@@ -20,7 +20,8 @@ const header = (answer: UpstreamAnswer, name: string): string => {
   return Array.isArray(value) ? value.join(',') : (value ?? '');
 };
 
-const reason = (status: number): string => STATUS_CODES[status] ?? 'Unknown status';
+/** The HTTP reason phrase of `status` (RFC 9110's words). */
+export const statusReason = (status: number): string => STATUS_CODES[status] ?? 'Unknown status';
 
 function bodyMessage(text: string): string | undefined {
   try {
@@ -62,7 +63,7 @@ export function statusError(answer: UpstreamAnswer): RelayError {
       if (header(answer, 'spycloud-error').includes('Invalid IP')) {
         return new RelayError('authorization error', IP_NOT_ALLOWED);
       }
-      return new RelayError('authorization error', `Authorization failed: ${bodyMessage(answer.text) ?? reason(status)}`);
+      return new RelayError('authorization error', `Authorization failed: ${bodyMessage(answer.text) ?? statusReason(status)}`);
     case 404:
       return new RelayError('not found', 'The Spycloud not found.');
     case 500:
@@ -74,7 +75,7 @@ export function statusError(answer: UpstreamAnswer): RelayError {
         'SpyCloud cannot answer a query this broad. Narrow it, for example to a full email address.');
     default:
       return new RelayError('unknown',
-        `Unexpected answer from SpyCloud: HTTP ${status} ${(bodyMessage(answer.text) ?? reason(status)).replace(/\.+$/, '')}.`);
+        `Unexpected answer from SpyCloud: HTTP ${status} ${(bodyMessage(answer.text) ?? statusReason(status)).replace(/\.+$/, '')}.`);
   }
 }
 

@@ -37,6 +37,8 @@ function region(env: Env): XdrRegion {
 }
 
 /** XDR's hosts and the API client of `env`; undefined without credentials when not `required`. */
+export function xdrAccess(env: Env, required: true): XdrAccess;
+export function xdrAccess(env: Env, required: boolean): XdrAccess | undefined;
 export function xdrAccess(env: Env, required: boolean): XdrAccess | undefined {
   const hosts = XDR_REGIONS[region(env)];
   const tokenUrl = httpUrl(env, 'XDR_TOKEN_URL', hosts.token) as string;

@@ -2,7 +2,8 @@
 // what was exposed, when, and what to do, as an analyst reads it in XDR's
 // Incident Manager. Pure. The description is built from chosen fields only
 // (types, machines, sites, dates), so no password or record secret can reach it.
-import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, cut, idText, isPresent } from '../ctim/common.js';
+import { MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION, MAX_TITLE, SCHEMA_VERSION, catalogUri, cut, idText, isPresent } from '../ctim/common.js';
+import { isPasswordColumn } from '../password-display.js';
 import type { BreachRecord, Catalog } from '../spycloud/types.js';
 import { createHash } from 'node:crypto';
 
@@ -62,12 +63,6 @@ function distinct(records: readonly BreachRecord[], field: string, max: number, 
   return [...values];
 }
 
-/** A field holding a password (in any case: SpyCloud's names vary), not its type. */
-const isPasswordField = (key: string): boolean => {
-  const name = key.toLowerCase();
-  return name.startsWith('password') && name !== 'password_type';
-};
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const day = (time: string) => time.slice(0, 10);
 
@@ -77,13 +72,15 @@ export function toIncident(input: IncidentInput) {
   const kinds = [...new Set(records.map((r) => kindOf(r, catalog)))];
   const stealer = kinds.includes('infostealer log') || kinds.includes('session cookies');
   const passwordTypes = distinct(records, 'password_type', 5, 40);
-  const withPassword = records.filter((r) => Object.keys(r).some((k) => isPasswordField(k) && isPresent(r[k]))).length;
+  const withPassword = records.filter((r) => Object.keys(r).some((k) => isPasswordColumn(k) && isPresent(r[k]))).length;
   // SpyCloud's machine ids are strings or numbers, as the tiles count them.
   const machines = new Set(records.map((r) => idText(r.infected_machine_id)).filter((m) => m !== undefined)).size;
   const sessions = records.filter((r) => kindOf(r, catalog) === 'session cookies').length;
   const sites = distinct(records, 'target_domain', 10);
   const systems = [...distinct(records, 'user_os', 3, 60), ...distinct(records, 'user_browser', 3, 60)];
-  const portal = typeof catalog?.uuid === 'string' && /^[\w-]{1,64}$/.test(catalog.uuid) ? `https://portal.spycloud.com/breach/catalog/${catalog.uuid}` : undefined;
+  const uri = catalogUri(catalog);
+  // A uuid of anything but word characters and dashes could break out of the markdown link.
+  const portal = uri !== undefined && /\/[\w-]{1,64}$/.test(uri) ? uri : undefined;
 
   const exposed = [
     `- **Source:** ${source}${portal === undefined ? '' : ` ([SpyCloud catalog](${portal}))`}`,

@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import { idText } from '../ctim/common.js';
 import { ctimTimeOf } from '../ctim/time.js';
 import { RelayError } from '../errors.js';
-import { createSpyCloud, egressDispatcher, packageVersion } from '../relay.js';
+import { createSpyCloud, egressDispatcher, packageVersion, userAgent } from '../relay.js';
 import { budgetSpent } from '../spycloud/upstream-errors.js';
 import type { CatalogLookup } from '../spycloud/types.js';
 import { bundlesOf, type Bundle } from './bundles.js';
@@ -57,7 +57,7 @@ export async function runSync(config: SyncConfig, deps: SyncDeps = {}): Promise<
   const xdr = report.dryRun || config.xdr === undefined ? undefined : new XdrClient({
     access: config.xdr,
     dispatcher,
-    userAgent: `spycloud-xdr-relay/${version}`,
+    userAgent: userAgent(version),
     timeoutMs: deps.xdrTimeoutMs ?? 60_000,
     retryBaseMs: deps.xdrRetryBaseMs ?? 1_000,
     deadline,

@@ -4,9 +4,10 @@
 // connections are retried with full-jitter back-off within the run's deadline:
 // an import is safe to repeat, every entity carries its external id. Messages
 // never hold the secret, the token or what CTIA echoed of a bundle.
-import { STATUS_CODES } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { RelayError } from '../errors.js';
+import { retryAfterMs, statusReason } from '../spycloud/upstream-errors.js';
 import type { XdrAccess } from './config.js';
 
 const EXTERNAL_KEY_PREFIX = 'spycloud-';
@@ -40,10 +41,6 @@ export interface XdrClientOptions {
 type Call = 'token' | 'import' | 'status';
 type Answer = { status: number; headers: Record<string, string | string[] | undefined>; text: string };
 type Attempt = { kind: 'answer'; answer: Answer } | { kind: 'failed'; error: RelayError };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const reason = (status: number) => STATUS_CODES[status] ?? 'Unknown status';
 
 /** CTIA's error word (`invalid_client`, `jwt_expired`…), never its free text. */
 function errorWord(text: string): string | undefined {
@@ -79,7 +76,7 @@ export class XdrClient {
     }, 'grant_type=client_credentials');
     this.tokensFetched += 1;
     if (answer.status === 400 || answer.status === 401 || answer.status === 403) {
-      const word = errorWord(answer.text) ?? reason(answer.status);
+      const word = errorWord(answer.text) ?? statusReason(answer.status);
       throw new RelayError('authorization error',
         `XDR refused the API client's credentials (HTTP ${answer.status} ${word}): check XDR_CLIENT_ID, XDR_CLIENT_SECRET and XDR_REGION.`);
     }
@@ -113,7 +110,7 @@ export class XdrClient {
     const { status, text } = answer as Answer;
     if (status === 401 || status === 403) {
       throw new RelayError('authorization error',
-        `XDR refused the import (HTTP ${status} ${errorWord(text) ?? reason(status)}): give the API client the Private Intelligence scope (read and write).`);
+        `XDR refused the import (HTTP ${status} ${errorWord(text) ?? statusReason(status)}): give the API client the Private Intelligence scope (read and write).`);
     }
     if (status === 400) throw new RelayError('invalid argument', 'XDR refused a bundle as invalid CTIM (HTTP 400); nothing in it was stored.');
     if (status !== 200) throw unexpected('import', status);
@@ -143,8 +140,8 @@ export class XdrClient {
       if (attempt.kind === 'answer' && !RETRYABLE.has(attempt.answer.status)) return attempt.answer;
       const error = attempt.kind === 'failed' ? attempt.error : unexpected(what, attempt.answer.status);
       if (retry >= MAX_RETRIES) throw error;
-      const retryAfter = attempt.kind === 'answer' ? Number(attempt.answer.headers['retry-after']) : Number.NaN;
-      const wait = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : random() * retryBaseMs * 3 ** retry;
+      const retryAfter = attempt.kind === 'answer' ? retryAfterMs(attempt.answer, now()) : undefined;
+      const wait = retryAfter ?? random() * retryBaseMs * 3 ** retry;
       if (now() + wait >= deadline) throw error;
       await sleep(wait);
     }
@@ -178,7 +175,7 @@ export class XdrClient {
 }
 
 const unexpected = (what: Call, status: number) =>
-  new RelayError('unknown', `Unexpected answer from XDR (${what}): HTTP ${status} ${reason(status)}.`);
+  new RelayError('unknown', `Unexpected answer from XDR (${what}): HTTP ${status} ${statusReason(status)}.`);
 
 const unexpectedBody = (what: Call, status: number) =>
   new RelayError('unknown', `XDR answered with an unexpected body (${what}, HTTP ${status}).`);

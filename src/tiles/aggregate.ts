@@ -62,7 +62,7 @@ const noLevels = (): LevelCounts => ({ Critical: 0, High: 0, Medium: 0, Low: 0, 
 const CANONICAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
 /** `spycloud_publish_date` in epoch ms, or undefined when it is not a time. */
-export function publishedAt(record: BreachRecord): number | undefined {
+function publishedAt(record: BreachRecord): number | undefined {
   const value = record.spycloud_publish_date;
   // SpyCloud's usual form is read without building strings: a period holds up to 20,000 records.
   const match = typeof value === 'string' ? CANONICAL_TIME.exec(value) : null;
