@@ -31,6 +31,29 @@ describe('ConnectionSlots', () => {
     expect(slots.inUse).toBe(3);
   });
 
+  it('keeps 1 slot in 32 for keys with fewer calls than that, so a light key need not wait for a busy burst to end', async () => {
+    const slots = new ConnectionSlots(64);
+    for (let i = 0; i < 62; i++) expect(slots.tryAcquire('busy')).toBe(true);
+    // The last 2 of 64 are the reserve: the busy key waits for them...
+    const served: string[] = [];
+    const busy = slots.acquire('busy', 10_000).then(() => served.push('busy'));
+    await turn();
+    expect(served).toEqual([]);
+    // ...while a light key takes them at once.
+    expect(slots.tryAcquire('light')).toBe(true);
+    expect(slots.tryAcquire('light')).toBe(true);
+    expect(slots.inUse).toBe(64);
+    // A freed slot refills the reserve first; the busy key is served once more than the reserve is free.
+    slots.release('light');
+    slots.release('busy');
+    await turn();
+    expect(served).toEqual([]);
+    slots.release('busy');
+    await busy;
+    expect(served).toEqual(['busy']);
+    expect(slots.inUse).toBe(62);
+  });
+
   it('equals take turns: a key served goes behind the others still waiting', async () => {
     const slots = new ConnectionSlots(1);
     await slots.acquire('x', 10_000);

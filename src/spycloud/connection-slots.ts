@@ -4,7 +4,10 @@
 // behind all their calls. In front of the pool, every SpyCloud call takes one of
 // SPYCLOUD_MAX_CONNECTIONS slots first; a slot that comes free goes to the waiting
 // key with the fewest calls holding slots (of those, the one whose turn is
-// oldest), so a light key's call is next whatever a busy key has queued.
+// oldest), so a light key's call is next whatever a busy key has queued. A few
+// slots (1 in 32, at most 8) stay for keys with fewer calls than that on
+// connections: when busy keys' calls all started together, their slots also come
+// free together, and a light key arriving in between must not wait for them.
 import { QueueTimeout } from './key-limiter.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -21,12 +24,22 @@ export class ConnectionSlots {
   /** Keys with calls waiting, oldest turn first. */
   private readonly queued = new Map<string, Share>();
 
-  constructor(readonly capacity: number) {}
+  private readonly reserve: number;
 
-  /** Takes a slot for a call of `key` if one is free now; never waits. */
+  constructor(readonly capacity: number) {
+    this.reserve = Math.min(8, Math.floor(capacity / 32));
+  }
+
+  /** Whether a key holding `using` slots may take a free one now (the reserve is for light keys). */
+  private mayTake(using: number): boolean {
+    const free = this.capacity - this.used;
+    return free > 0 && (using < this.reserve || free > this.reserve);
+  }
+
+  /** Takes a slot for a call of `key` if one may be taken now; never waits. */
   tryAcquire(key: string): boolean {
-    // Nobody waits while a slot is free: release hands each freed slot on at once.
-    if (this.used >= this.capacity) return false;
+    // Release hands each freed slot on at once, so only the reserve is ever free while keys wait.
+    if (!this.mayTake(this.shares.get(key)?.using ?? 0)) return false;
     this.used += 1;
     const share = this.shares.get(key);
     if (share === undefined) this.shares.set(key, { using: 1, waiting: [] });
@@ -79,7 +92,8 @@ export class ConnectionSlots {
         if (candidate.using === 0) break;
       }
     }
-    if (next === undefined || nextKey === undefined) return;
+    // The fewest: if this key may not dip into the reserve, nobody waiting may.
+    if (next === undefined || nextKey === undefined || !this.mayTake(next.using)) return;
     const take = next.waiting.shift() as () => void;
     next.using += 1;
     this.used += 1;
